@@ -1,0 +1,91 @@
+"""unisend: send email through one API, over SMTP or the HTTP APIs of Mailtrap,
+SendGrid, Postmark, Mailjet and Brevo, with retry, failover and round robin.
+
+>>> from unisend import Mailer, Message
+>>> with Mailer.from_url("memory://") as mailer:
+...     result = mailer.send(Message(sender="a@example.com", to="b@example.com",
+...                                  subject="Hi", text="Hello"))
+
+Names are loaded on first use (PEP 562), so ``import unisend`` pulls in no provider
+module, framework or CLI library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    AllRoutesFailed,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidMessage,
+    MessageRejected,
+    ProviderError,
+    RateLimited,
+    SendError,
+    TransientError,
+    UnisendError,
+)
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._mailer import AsyncMailer, Mailer
+    from ._message import Address, Attachment, Message
+    from ._result import Attempt, SendResult
+    from ._retry import RetryPolicy
+    from ._routing import Failover, RoundRobin
+    from ._url import from_url
+
+_LAZY = {
+    "Address": "unisend._message",
+    "Attachment": "unisend._message",
+    "Message": "unisend._message",
+    "Mailer": "unisend._mailer",
+    "AsyncMailer": "unisend._mailer",
+    "Attempt": "unisend._result",
+    "SendResult": "unisend._result",
+    "RetryPolicy": "unisend._retry",
+    "Failover": "unisend._routing",
+    "RoundRobin": "unisend._routing",
+    "from_url": "unisend._url",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'unisend' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "Address",
+    "AllRoutesFailed",
+    "AsyncMailer",
+    "Attachment",
+    "Attempt",
+    "AuthenticationError",
+    "ConfigurationError",
+    "Failover",
+    "InvalidMessage",
+    "Mailer",
+    "Message",
+    "MessageRejected",
+    "ProviderError",
+    "RateLimited",
+    "RetryPolicy",
+    "RoundRobin",
+    "SendError",
+    "SendResult",
+    "TransientError",
+    "UnisendError",
+    "__version__",
+    "from_url",
+]

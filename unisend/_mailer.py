@@ -1,0 +1,142 @@
+"""The front doors: :class:`Mailer` (sync) and :class:`AsyncMailer`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ._errors import InvalidMessage, SendError
+from ._message import Address, Message
+from ._result import SendResult
+from ._retry import RetryPolicy
+from ._url import from_url
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .transports.base import Transport
+
+#: The route used when neither a URL nor ``UNISEND_URL`` is given.
+DEFAULT_URL = "sandbox://"
+
+
+class _BaseMailer:
+    """What both mailers share: defaults and message preparation, no I/O."""
+
+    def __init__(
+        self,
+        transport: Transport | str,
+        *,
+        default_sender: Address | str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.transport = from_url(transport) if isinstance(transport, str) else transport
+        self.default_sender = (
+            None if default_sender is None else Address.parse(default_sender, "default_sender")
+        )
+        self.retry = retry if retry is not None else RetryPolicy()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Self:
+        """Build a mailer over the transport that ``url`` describes."""
+        return cls(from_url(url), **kwargs)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Self:
+        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox."""
+        return cls(from_url(os.environ.get("UNISEND_URL") or DEFAULT_URL), **kwargs)
+
+    def _prepare(self, message: Message) -> Message:
+        if not isinstance(message, Message):
+            raise InvalidMessage(f"expected a unisend.Message, got {type(message).__name__}")
+        if message.sender is not None:
+            return message
+        if self.default_sender is None:
+            raise InvalidMessage(
+                "the message has no sender; set Message(sender=...) or "
+                "Mailer(..., default_sender=...)"
+            )
+        return message.with_sender(self.default_sender)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} transport={self.transport!r}>"
+
+
+class Mailer(_BaseMailer):
+    """Send mail synchronously: ``Mailer(transport, default_sender=None, retry=RetryPolicy())``.
+
+    Use it as a context manager so pooled connections are closed (SMTP: one connection
+    is shared by the sends inside the block and closed with QUIT on exit).
+    """
+
+    def send(self, message: Message) -> SendResult:
+        """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
+        return self.transport.deliver(self._prepare(message), self.retry)
+
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+        """Send many; each item is a SendResult or the SendError of that message, in order.
+
+        Every message is validated first: an invalid one raises before anything is sent.
+        """
+        prepared = [self._prepare(message) for message in messages]
+        results: list[SendResult | SendError] = []
+        for message in prepared:
+            try:
+                results.append(self.transport.deliver(message, self.retry))
+            except SendError as exc:
+                results.append(exc)
+        return results
+
+    def close(self) -> None:
+        """Close the transport's connections."""
+        self.transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncMailer(_BaseMailer):
+    """The async twin of :class:`Mailer`; never blocks the event loop."""
+
+    async def send(self, message: Message) -> SendResult:
+        """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
+        return await self.transport.adeliver(self._prepare(message), self.retry)
+
+    async def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+        """Async :meth:`Mailer.send_many`."""
+        prepared = [self._prepare(message) for message in messages]
+        results: list[SendResult | SendError] = []
+        for message in prepared:
+            try:
+                results.append(await self.transport.adeliver(message, self.retry))
+            except SendError as exc:
+                results.append(exc)
+        return results
+
+    async def aclose(self) -> None:
+        """Close the transport's connections."""
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+__all__ = ["DEFAULT_URL", "AsyncMailer", "Mailer"]

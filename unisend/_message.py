@@ -1,0 +1,467 @@
+"""The email model: :class:`Message`, :class:`Address` and :class:`Attachment`.
+
+Everything is validated at construction, so a bad message never reaches the network:
+addresses (RFC 5322 syntax, IDN domains via UTS-46, non-ASCII local parts flagged as
+needing SMTPUTF8) and the control-character rule of every header-bearing field.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import idna  # a dependency of httpx, so always present
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ._errors import InvalidMessage
+
+# Any Unicode Cc character (C0, DEL, C1 incl. NEL) plus the line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# RFC 5322 atext, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
+_DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII except ':'
+_NAME_ADDR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$", re.DOTALL)
+
+#: Headers unisend writes itself; the value says which field to use instead.
+RESERVED_HEADERS: Mapping[str, str] = {
+    "from": "use Message(sender=...)",
+    "sender": "use Message(sender=...)",
+    "to": "use Message(to=...)",
+    "cc": "use Message(cc=...)",
+    "bcc": "use Message(bcc=...)",
+    "reply-to": "use Message(reply_to=...)",
+    "subject": "use Message(subject=...)",
+    "date": "unisend sets Date when the message is sent",
+    "message-id": "unisend sets Message-ID when the message is sent",
+    "mime-version": "unisend writes the MIME structure itself",
+    "content-type": "unisend writes the MIME structure itself",
+    "content-transfer-encoding": "unisend writes the MIME structure itself",
+    "content-disposition": "unisend writes the MIME structure itself",
+    "content-id": "use Attachment(content_id=...)",
+}
+
+
+def check_no_control(field: str, value: str, *, allow_tab: bool = False) -> str:
+    """Raise :class:`InvalidMessage` if ``value`` holds a control character.
+
+    TAB is allowed only where ``allow_tab`` (subject and header values).
+    """
+    pattern = _CONTROL_BUT_TAB if allow_tab else _CONTROL
+    found = pattern.search(value)
+    if found is not None:
+        raise InvalidMessage(
+            f"{field} contains the control character U+{ord(found.group()):04X} at index "
+            f"{found.start()}; remove line breaks and control characters from {field}"
+        )
+    return value
+
+
+def _ascii_domain(domain: str, field: str) -> str:
+    if domain.startswith("[") and domain.endswith("]"):
+        return domain  # address literal, e.g. [127.0.0.1]
+    if not domain or domain.endswith(".") or ".." in domain:
+        raise InvalidMessage(f"{field}: {domain!r} is not a valid domain")
+    if domain.isascii():
+        ascii_domain = domain.lower()
+        labels = ascii_domain.split(".")
+        if any(not re.fullmatch(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", label)
+               for label in labels):
+            raise InvalidMessage(f"{field}: {domain!r} is not a valid domain")
+        if any(label.startswith("xn--") for label in labels):
+            _idna_encode(ascii_domain, field)
+        return ascii_domain
+    return _idna_encode(domain, field)
+
+
+def _idna_encode(domain: str, field: str) -> str:
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidMessage(f"{field}: {domain!r} is not a valid domain ({exc})") from None
+
+
+def _check_email(email: str, field: str) -> tuple[str, str]:
+    """Validate ``email`` and return ``(email, ascii_email_or_empty)``."""
+    check_no_control(field, email)
+    if email != email.strip() or " " in email and not email.startswith('"'):
+        raise InvalidMessage(f"{field}: {email!r} must not contain spaces")
+    local, sep, domain = email.rpartition("@")
+    if not sep or not local or not domain:
+        raise InvalidMessage(
+            f"{field}: {email!r} is not an email address; write it as user@example.com"
+        )
+    if not (_DOT_ATOM.fullmatch(local) or _QUOTED_LOCAL.fullmatch(local)):
+        raise InvalidMessage(f"{field}: the local part of {email!r} is not valid")
+    if len(local.encode()) > 64:
+        raise InvalidMessage(f"{field}: the local part of {email!r} is over 64 octets")
+    ascii_domain = _ascii_domain(domain, field)
+    ascii_email = f"{local}@{ascii_domain}" if local.isascii() else ""
+    return email, ascii_email
+
+
+class Address(BaseModel):
+    """One mailbox: ``Address(email, name="")``.
+
+    ``str()`` gives the RFC 5322 form, ``Name <user@example.com>``. IDN domains are
+    accepted and sent as punycode (``ascii_email``); a non-ASCII local part needs
+    SMTPUTF8 (``needs_smtputf8``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: str
+    name: str = ""
+
+    def __init__(self, email: str = "", name: str = "", /, **kw: Any) -> None:
+        kw.setdefault("email", email)
+        kw.setdefault("name", name)
+        try:
+            super().__init__(**kw)
+        except ValidationError as exc:
+            raise InvalidMessage(_explain(exc, "invalid address")) from None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return check_no_control("address display name", name).strip()
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, email: str) -> str:
+        return _check_email(email, "address")[0]
+
+    @classmethod
+    def parse(cls, value: str | Address, field: str = "address") -> Address:
+        """Build an Address from ``"Name <a@b.example>"``, ``"a@b.example"`` or an Address."""
+        if isinstance(value, Address):
+            return value
+        if not isinstance(value, str):
+            raise InvalidMessage(f"{field}: expected an address string, got {type(value).__name__}")
+        check_no_control(field, value)
+        match = _NAME_ADDR.match(value)
+        if match is None:
+            email, name = value.strip(), ""
+        else:
+            email, name = match.group("email").strip(), match.group("name")
+            if len(name) >= 2 and name[0] == name[-1] == '"':
+                name = re.sub(r"\\(.)", r"\1", name[1:-1])
+        _check_email(email, field)  # so the error names the field
+        return cls(email, name)
+
+    @property
+    def domain(self) -> str:
+        """The domain as written (may be Unicode)."""
+        return self.email.rpartition("@")[2]
+
+    @property
+    def ascii_email(self) -> str:
+        """The address with its domain in punycode; ``""`` if the local part is non-ASCII."""
+        return _check_email(self.email, "address")[1]
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when the local part is non-ASCII, so SMTP must use SMTPUTF8."""
+        return not self.email.rpartition("@")[0].isascii()
+
+    def __str__(self) -> str:
+        if not self.name:
+            return self.email
+        if re.fullmatch(r"[\w !#$%&'*+/=?^`{|}~.-]+", self.name) and "." not in self.name:
+            return f"{self.name} <{self.email}>"
+        quoted = self.name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{self.email}>'
+
+
+class Attachment(BaseModel):
+    """A file attached to a message; ``inline=True`` with a ``content_id`` for images
+    referenced from the html as ``cid:...``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    filename: str
+    content: bytes
+    content_type: str | None = None
+    inline: bool = False
+    content_id: str | None = None
+
+    def __init__(
+        self,
+        filename: str = "",
+        content: bytes = b"",
+        content_type: str | None = None,
+        inline: bool = False,
+        content_id: str | None = None,
+        /,
+        **kw: Any,
+    ) -> None:
+        kw.setdefault("filename", filename)
+        kw.setdefault("content", content)
+        kw.setdefault("content_type", content_type)
+        kw.setdefault("inline", inline)
+        kw.setdefault("content_id", content_id)
+        try:
+            super().__init__(**kw)
+        except ValidationError as exc:
+            raise InvalidMessage(_explain(exc, "invalid attachment")) from None
+
+    @field_validator("filename")
+    @classmethod
+    def _valid_filename(cls, filename: str) -> str:
+        check_no_control("attachment filename", filename)
+        if not filename.strip():
+            raise InvalidMessage("attachment filename must not be empty")
+        if "/" in filename or "\\" in filename:
+            raise InvalidMessage(
+                f"attachment filename {filename!r} must be a bare name without a directory"
+            )
+        return filename
+
+    @field_validator("content_type")
+    @classmethod
+    def _valid_type(cls, content_type: str | None) -> str | None:
+        if content_type is None:
+            return None
+        check_no_control("attachment content_type", content_type)
+        if not re.fullmatch(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+", content_type):
+            raise InvalidMessage(
+                f"attachment content_type {content_type!r} must look like 'type/subtype'"
+            )
+        return content_type.lower()
+
+    @field_validator("content_id")
+    @classmethod
+    def _valid_cid(cls, content_id: str | None) -> str | None:
+        if content_id is None:
+            return None
+        check_no_control("attachment content_id", content_id)
+        content_id = content_id.strip().removeprefix("<").removesuffix(">")
+        if not re.fullmatch(r"[!-;=?-~]+", content_id):
+            raise InvalidMessage(
+                f"attachment content_id {content_id!r} must be printable ASCII without "
+                "spaces or angle brackets"
+            )
+        return content_id
+
+    @model_validator(mode="after")
+    def _inline_needs_cid(self) -> Attachment:
+        if self.inline and not self.content_id:
+            raise InvalidMessage(
+                f"inline attachment {self.filename!r} needs a content_id, referenced from "
+                "the html as cid:<content_id>"
+            )
+        return self
+
+    @property
+    def mimetype(self) -> str:
+        """The content type, guessed from the filename when not given."""
+        if self.content_type:
+            return self.content_type
+        guessed, _ = mimetypes.guess_type(self.filename, strict=False)
+        return guessed or "application/octet-stream"
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | Path,
+        content_type: str | None = None,
+        *,
+        filename: str | None = None,
+        inline: bool = False,
+        content_id: str | None = None,
+    ) -> Attachment:
+        """Read a file from disk; its type is guessed from its name when not given."""
+        file = Path(path)
+        return cls(
+            filename or file.name,
+            file.read_bytes(),
+            content_type,
+            inline,
+            content_id,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Attachment(filename={self.filename!r}, content=<{len(self.content)} bytes>, "
+            f"content_type={self.mimetype!r}, inline={self.inline})"
+        )
+
+
+def _address_list(value: Any, field: str) -> list[Address]:
+    if value is None:
+        return []
+    if isinstance(value, (str, Address)):
+        value = [value]
+    if isinstance(value, Mapping) or not hasattr(value, "__iter__"):
+        raise InvalidMessage(f"{field}: expected an address or a list of addresses")
+    return [Address.parse(item, field) for item in value]
+
+
+class Message(BaseModel):
+    """One email, validated at construction.
+
+    >>> Message(sender="Ann <ann@example.com>", to="bob@example.com",
+    ...         subject="Hi", text="Hello Bob")  # doctest: +ELLIPSIS
+    Message(...)
+
+    Addresses accept ``"Name <a@b.example>"``, ``"a@b.example"`` or :class:`Address`;
+    ``to``, ``cc``, ``bcc`` and ``reply_to`` also accept a single one. ``provider_options``
+    is the escape hatch for provider-specific fields, keyed by provider name
+    (``{"sendgrid": {"asm": {...}}}``); each transport merges only its own key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sender: Address | None = None
+    to: list[Address] = Field(default_factory=list)
+    cc: list[Address] = Field(default_factory=list)
+    bcc: list[Address] = Field(default_factory=list)
+    reply_to: list[Address] = Field(default_factory=list)
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    template_id: str | None = None
+    template_data: dict[str, Any] | None = None
+    send_at: datetime | None = None
+    provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidMessage(_explain(exc, "invalid message")) from None
+
+    @field_validator("sender", mode="before")
+    @classmethod
+    def _parse_sender(cls, value: Any) -> Address | None:
+        return None if value is None else Address.parse(value, "sender")
+
+    @field_validator("to", "cc", "bcc", "reply_to", mode="before")
+    @classmethod
+    def _parse_addresses(cls, value: Any, info: Any) -> list[Address]:
+        return _address_list(value, info.field_name)
+
+    @field_validator("subject")
+    @classmethod
+    def _valid_subject(cls, subject: str) -> str:
+        return check_no_control("subject", subject, allow_tab=True)
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        seen: set[str] = set()
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise InvalidMessage(
+                    f"header name {name!r} must be printable ASCII without spaces or ':'"
+                )
+            lower = name.lower()
+            if lower in RESERVED_HEADERS:
+                raise InvalidMessage(
+                    f"header {name!r} is set by unisend; {RESERVED_HEADERS[lower]}"
+                )
+            if lower in seen:
+                raise InvalidMessage(f"header {name!r} is given twice (names are case-blind)")
+            seen.add(lower)
+            check_no_control(f"header {name!r}", value, allow_tab=True)
+        return headers
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            check_no_control("tag", tag)
+            if not tag.strip():
+                raise InvalidMessage("tags must not be empty strings")
+        return tags
+
+    @field_validator("metadata")
+    @classmethod
+    def _valid_metadata(cls, metadata: dict[str, str]) -> dict[str, str]:
+        for key, value in metadata.items():
+            check_no_control("metadata key", key)
+            check_no_control(f"metadata[{key!r}]", value)
+        return metadata
+
+    @field_validator("template_id")
+    @classmethod
+    def _valid_template_id(cls, template_id: str | None) -> str | None:
+        return None if template_id is None else check_no_control("template_id", template_id)
+
+    @field_validator("send_at")
+    @classmethod
+    def _aware_send_at(cls, send_at: datetime | None) -> datetime | None:
+        if send_at is not None and send_at.utcoffset() is None:
+            raise InvalidMessage(
+                "send_at must be timezone-aware, e.g. datetime(..., tzinfo=timezone.utc)"
+            )
+        return send_at
+
+    @model_validator(mode="after")
+    def _complete(self) -> Message:
+        if not self.to:
+            raise InvalidMessage(
+                "to must name at least one recipient (cc and bcc alone are not enough)"
+            )
+        if self.text is None and self.html is None and self.template_id is None:
+            raise InvalidMessage("a message needs text, html or template_id")
+        if self.template_data is not None and self.template_id is None:
+            raise InvalidMessage("template_data needs template_id")
+        return self
+
+    @property
+    def recipients(self) -> list[Address]:
+        """Every envelope recipient: to, then cc, then bcc."""
+        return [*self.to, *self.cc, *self.bcc]
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when an address has a non-ASCII local part."""
+        addresses = [*self.recipients, *self.reply_to]
+        if self.sender is not None:
+            addresses.append(self.sender)
+        return any(address.needs_smtputf8 for address in addresses)
+
+    def with_sender(self, sender: Address) -> Message:
+        """Return this message with ``sender`` set (no re-validation needed)."""
+        return self.model_copy(update={"sender": sender})
+
+    def __repr__(self) -> str:
+        sender = str(self.sender) if self.sender else None
+        return (
+            f"Message(sender={sender!r}, to={[a.email for a in self.to]!r}, "
+            f"subject={self.subject!r})"
+        )
+
+
+def _explain(exc: ValidationError, what: str) -> str:
+    """Turn pydantic's report into one sentence that names the field and the fix."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidMessage):
+            problems.append(str(cause))  # already names its field
+            continue
+        location = ".".join(str(part) for part in error["loc"]) or "message"
+        problems.append(f"{location}: {error['msg']}")
+    return f"{what}: " + "; ".join(problems)
+
+
+__all__ = ["RESERVED_HEADERS", "Address", "Attachment", "Message", "check_no_control"]

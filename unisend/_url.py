@@ -1,0 +1,199 @@
+"""Configuration URLs: parsing, composition and the scheme registry.
+
+``from_url("smtp://user:pass@host:587")`` looks the scheme up in :data:`SCHEMES` and
+imports the provider's module only then, so ``import unisend`` stays light. Query
+parameters map onto the constructor keyword of the same name, typed from its default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ._errors import ConfigurationError
+from ._redact import redact_url
+
+if TYPE_CHECKING:
+    from .transports.base import Transport
+
+#: scheme -> "module:factory"; each factory takes a :class:`UrlSpec`.
+SCHEMES: dict[str, str] = {
+    "smtp": "unisend.transports.smtp:from_spec",
+    "smtps": "unisend.transports.smtp:from_spec",
+    "sendgrid": "unisend.transports.sendgrid:from_spec",
+    "postmark": "unisend.transports.postmark:from_spec",
+    "mailjet": "unisend.transports.mailjet:from_spec",
+    "brevo": "unisend.transports.brevo:from_spec",
+    "mailtrap": "unisend.transports.mailtrap:from_spec",
+    "mailtrap+sandbox": "unisend.transports.mailtrap:from_spec",
+    "memory": "unisend.transports.memory:from_spec",
+    "console": "unisend.transports.console:from_spec",
+    "sandbox": "unisend.transports.sandbox:from_spec",
+}
+
+#: composition name -> "module:factory"; each factory takes (children, UrlSpec of the query).
+COMPOSITIONS: dict[str, str] = {
+    "failover": "unisend._routing:failover_from_spec",
+    "roundrobin": "unisend._routing:roundrobin_from_spec",
+}
+
+
+@dataclass(frozen=True)
+class UrlSpec:
+    """A parsed configuration URL; secrets are percent-decoded and hidden from ``repr``."""
+
+    scheme: str
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    host: str = ""
+    port: int | None = None
+    path: str = ""
+    query: Mapping[str, str] = field(default_factory=dict)
+    #: The URL with its credentials masked, for messages.
+    display: str = ""
+
+    def __repr__(self) -> str:
+        return f"UrlSpec({self.display!r})"
+
+    def require(self, what: str, value: str) -> str:
+        """Return ``value`` or raise a ConfigurationError saying ``what`` is missing."""
+        if not value:
+            raise ConfigurationError(f"{self.display}: the URL is missing {what}")
+        return value
+
+    def kwargs_for(self, factory: Callable[..., Any], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Map query parameters onto ``factory``'s keyword arguments, typed by their defaults."""
+        params = inspect.signature(factory).parameters
+        kwargs: dict[str, Any] = {}
+        for key, raw in self.query.items():
+            if key in skip:
+                continue
+            param = params.get(key)
+            if param is None or param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+                known = sorted(
+                    p for p in params if p not in skip and params[p].kind is params[p].KEYWORD_ONLY
+                )
+                raise ConfigurationError(
+                    f"{self.display}: unknown query parameter {key!r}; "
+                    f"this scheme takes {', '.join(known) or 'none'}"
+                )
+            kwargs[key] = _coerce(key, raw, param.default, self.display)
+        return kwargs
+
+
+def _coerce(key: str, raw: str, default: Any, display: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            lowered = raw.lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(raw)
+            return lowered in {"true", "1", "yes"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        expected = type(default).__name__
+        raise ConfigurationError(f"{display}: {key}={raw!r} must be a {expected}") from None
+    return raw
+
+
+def parse_url(url: str) -> UrlSpec:
+    """Parse one (non-composed) configuration URL."""
+    display = redact_url(url)
+    if "://" not in url:
+        raise ConfigurationError(
+            f"{display!r} is not a unisend URL; write it as scheme://..., e.g. smtp://host:587"
+        )
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(f"{display}: the port must be a number") from None
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in query:
+            raise ConfigurationError(f"{display}: query parameter {key!r} is given twice")
+        query[key] = value
+    return UrlSpec(
+        scheme=parts.scheme.lower(),
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        host=parts.hostname or "",
+        port=port,
+        path=unquote(parts.path),
+        query=query,
+        display=display,
+    )
+
+
+def _load(target: str) -> Callable[..., Transport]:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    factory: Callable[..., Transport] = getattr(module, attr)
+    return factory
+
+
+def _split_routes(inner: str, display: str) -> list[str]:
+    """Split ``a b(c d) e`` on top-level whitespace."""
+    routes, depth, current = [], 0, []
+    for char in inner:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char.isspace() and depth == 0:
+            if current:
+                routes.append("".join(current))
+                current = []
+            continue
+        current.append(char)
+    if current:
+        routes.append("".join(current))
+    if not routes:
+        raise ConfigurationError(f"{display}: a composition needs at least one URL inside (...)")
+    return routes
+
+
+def from_url(url: str) -> Transport:
+    """Build a transport from a configuration URL (see the table in the docs).
+
+    Raises :class:`~unisend.ConfigurationError` naming the problem, never the secret.
+    """
+    url = url.strip()
+    display = redact_url(url)
+    name, paren, rest = url.partition("(")
+    if paren and name.strip().lower() in COMPOSITIONS and "://" not in name:
+        close = rest.rfind(")")
+        if close < 0:
+            raise ConfigurationError(f"{display}: missing ')'")
+        inner, tail = rest[:close], rest[close + 1 :]
+        if tail and not tail.startswith("?"):
+            raise ConfigurationError(f"{display}: only '?query' may follow ')'")
+        children = [from_url(child) for child in _split_routes(inner, display)]
+        options = parse_url(f"{name.strip().lower()}://{tail}")
+        options = UrlSpec(scheme=options.scheme, query=options.query, display=display)
+        return _load(COMPOSITIONS[name.strip().lower()])(children, options)
+    spec = parse_url(url)
+    target = SCHEMES.get(spec.scheme)
+    if target is None:
+        known = ", ".join(sorted([*SCHEMES, *COMPOSITIONS]))
+        raise ConfigurationError(
+            f"unknown URL scheme {spec.scheme!r} in {display}; known schemes: {known}"
+        )
+    try:
+        factory = _load(target)
+    except ModuleNotFoundError as exc:
+        if exc.name != target.partition(":")[0]:
+            raise
+        raise ConfigurationError(
+            f"the {spec.scheme!r} transport is not available in this version of unisend"
+        ) from None
+    return factory(spec)
+
+
+__all__ = ["COMPOSITIONS", "SCHEMES", "UrlSpec", "from_url", "parse_url"]

@@ -1,0 +1,119 @@
+"""The transport contract every route implements.
+
+A transport turns one :class:`~unisend.Message` into one delivery attempt. It never
+sleeps or retries: :mod:`unisend._retry` and the routers (``Failover``, ``RoundRobin``)
+do that, by calling :meth:`Transport.deliver` / :meth:`Transport.adeliver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, ClassVar
+
+from .._errors import SendError
+from .._message import Message
+from .._result import SendResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .._retry import RetryPolicy
+
+
+class Transport(ABC):
+    """A route mail can leave by. Subclasses implement :meth:`send` (and usually
+    :meth:`asend`); both raise a classified :class:`~unisend.SendError` on failure."""
+
+    #: The default ``name``: the provider's name, e.g. ``"smtp"`` or ``"sendgrid"``.
+    default_name: ClassVar[str] = "transport"
+
+    def __init__(self, *, name: str | None = None) -> None:
+        self.name = name or self.default_name
+
+    @abstractmethod
+    def send(self, message: Message) -> SendResult:
+        """Send one message once, or raise a :class:`~unisend.SendError`."""
+
+    async def asend(self, message: Message) -> SendResult:
+        """Send one message without blocking the event loop.
+
+        The default runs :meth:`send` in a worker thread; native async transports
+        override it.
+        """
+        return await asyncio.to_thread(self.send, message)
+
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+        """Send each message; failures are returned in place, in input order."""
+        results: list[SendResult | SendError] = []
+        for message in messages:
+            try:
+                results.append(self.send(message))
+            except SendError as exc:
+                results.append(exc)
+        return results
+
+    async def asend_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+        """Async :meth:`send_many`."""
+        results: list[SendResult | SendError] = []
+        for message in messages:
+            try:
+                results.append(await self.asend(message))
+            except SendError as exc:
+                results.append(exc)
+        return results
+
+    def deliver(self, message: Message, retry: RetryPolicy) -> SendResult:
+        """Send with ``retry`` applied; routers override this to walk their routes."""
+        from .._retry import send_with_retry
+
+        return send_with_retry(self, message, retry)
+
+    async def adeliver(self, message: Message, retry: RetryPolicy) -> SendResult:
+        """Async :meth:`deliver`."""
+        from .._retry import asend_with_retry
+
+        return await asend_with_retry(self, message, retry)
+
+    def close(self) -> None:  # noqa: B027 - a no-op by default, on purpose
+        """Release pooled connections. Safe to call more than once."""
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _describe(self) -> str:
+        """Where mail goes, for ``repr`` (never a credential)."""
+        return ""
+
+    def __repr__(self) -> str:
+        where = self._describe()
+        suffix = f" {where}" if where else ""
+        return f"<{type(self).__name__} name={self.name!r}{suffix}>"
+
+
+__all__ = ["Transport"]
