@@ -13,7 +13,9 @@ _ENV_PREFIXES = ("UNISEND_", "SSL_CERT_")
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """No test sees the developer's UNISEND_* or SSL_CERT_* variables; the sandbox
     store lives in a temporary folder."""
     import os

@@ -5,7 +5,7 @@
     UnisendError
     ├── InvalidMessage        (also ValueError) bad input, caught before any I/O
     ├── ConfigurationError    bad URL / options
-    └── SendError             a transport tried; .transport, .status_code, .provider_code, .retryable
+    └── SendError             a transport tried: .transport .status_code .provider_code
         ├── TransientError    network error, timeout, 5xx, SMTP 4xx: retry, then fail over
         │   └── RateLimited   429 / SMTP 421-452 throttling; .retry_after seconds
         ├── ProviderError     this route cannot send now: no retry, fail over
@@ -101,7 +101,9 @@ class TransientError(SendError):
 class RateLimited(TransientError):
     """The provider throttled the request (HTTP 429, SMTP 421/450-452 throttling)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Unpack[_SendErrorFields]) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kw: Unpack[_SendErrorFields]
+    ) -> None:
         super().__init__(message, **kw)
         #: Seconds the provider asked us to wait, when it said.
         self.retry_after = retry_after
@@ -133,7 +135,9 @@ class MessageRejected(SendError):
 class AllRoutesFailed(SendError):
     """Every route was tried and none accepted the message."""
 
-    def __init__(self, message: str, *, errors: Sequence[SendError], **kw: Unpack[_SendErrorFields]) -> None:
+    def __init__(
+        self, message: str, *, errors: Sequence[SendError], **kw: Unpack[_SendErrorFields]
+    ) -> None:
         super().__init__(message, **kw)
         #: Each attempt's error, in the order the attempts were made.
         self.errors: list[SendError] = list(errors)

@@ -78,8 +78,9 @@ def _ascii_domain(domain: str, field: str) -> str:
     if domain.isascii():
         ascii_domain = domain.lower()
         labels = ascii_domain.split(".")
-        if any(not re.fullmatch(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", label)
-               for label in labels):
+        if any(
+            not re.fullmatch(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", label) for label in labels
+        ):
             raise InvalidMessage(f"{field}: {domain!r} is not a valid domain")
         if any(label.startswith("xn--") for label in labels):
             _idna_encode(ascii_domain, field)
@@ -97,7 +98,7 @@ def _idna_encode(domain: str, field: str) -> str:
 def _check_email(email: str, field: str) -> tuple[str, str]:
     """Validate ``email`` and return ``(email, ascii_email_or_empty)``."""
     check_no_control(field, email)
-    if email != email.strip() or " " in email and not email.startswith('"'):
+    if email != email.strip() or (" " in email and not email.startswith('"')):
         raise InvalidMessage(f"{field}: {email!r} must not contain spaces")
     local, sep, domain = email.rpartition("@")
     if not sep or not local or not domain:

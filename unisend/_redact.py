@@ -28,9 +28,7 @@ def redact_url(url: str) -> str:
     return _USERINFO.sub(mask, url)
 
 
-def redact_headers(
-    headers: Mapping[str, str], secret_names: Iterable[str] = ()
-) -> dict[str, str]:
+def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str] = ()) -> dict[str, str]:
     """A copy of ``headers`` with every secret header's value masked."""
     secret = ALWAYS_SECRET | {name.lower() for name in secret_names}
     return {k: (MASK if k.lower() in secret else v) for k, v in headers.items()}

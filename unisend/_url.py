@@ -65,7 +65,9 @@ class UrlSpec:
             raise ConfigurationError(f"{self.display}: the URL is missing {what}")
         return value
 
-    def kwargs_for(self, factory: Callable[..., Any], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    def kwargs_for(
+        self, factory: Callable[..., Any], *, skip: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         """Map query parameters onto ``factory``'s keyword arguments, typed by their defaults."""
         params = inspect.signature(factory).parameters
         kwargs: dict[str, Any] = {}

@@ -1,0 +1,368 @@
+"""The shared base of the HTTP provider transports.
+
+A provider module supplies only pure mapping code — message -> :class:`ApiRequest`,
+response -> :class:`~unisend.SendResult`, failure -> error class — and this base owns
+the httpx clients (one pooled sync client and one async client per transport), timeouts,
+the mapping of transport failures onto the error tree and the redaction of secrets.
+This is django-anymail's payload/backend split with httpx's sync and async edges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NoReturn
+
+import httpx
+
+from .._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidMessage,
+    MessageRejected,
+    ProviderError,
+    RateLimited,
+    SendError,
+    TransientError,
+)
+from .._message import Message
+from .._redact import redact_text
+from .._result import SendResult
+from .._url import UrlSpec
+from .._version import __version__
+from .base import Transport
+
+USER_AGENT = f"unisend/{__version__}"
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request to a provider, built without I/O."""
+
+    path: str
+    json: Any
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """What a provider's error body says, extracted by the provider module."""
+
+    text: str
+    provider_code: str | None = None
+    rejected: Mapping[str, str] = field(default_factory=dict)
+
+
+def merge_options(payload: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge provider-specific ``options`` into ``payload`` (options win)."""
+    for key, value in options.items():
+        current = payload.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            merge_options(current, value)
+        else:
+            payload[key] = value
+    return payload
+
+
+class HttpTransport(Transport):
+    """Base of the HTTP providers. Subclasses set the class variables and implement
+    :meth:`_auth_headers`, :meth:`_build_request`, :meth:`_parse_response` and
+    :meth:`_error_details`; they may refine :meth:`_classify` and the batch hooks."""
+
+    #: ``scheme://host[:port]`` of the provider's API.
+    default_base_url: ClassVar[str]
+    #: Header names (lower case) that carry credentials: masked everywhere.
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
+    #: Most messages one batch request may carry; 0 when the provider has no batch endpoint.
+    batch_limit: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        name: str | None = None,
+        min_tls: str = "1.2",
+        ca_file: str | None = None,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"{type(self).__name__}: base_url must start with https:// or http://, "
+                f"got {self.base_url!r}"
+            )
+        if min_tls not in ("1.2", "1.3"):
+            raise ConfigurationError(f"min_tls must be '1.2' or '1.3', got {min_tls!r}")
+        self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._min_tls = min_tls
+        self._ca_file = ca_file
+        self._client = client
+        self._async_client = async_client
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ provider hooks
+
+    @abstractmethod
+    def _auth_headers(self) -> dict[str, str]:
+        """The credential headers (declared in :attr:`secret_headers`)."""
+
+    def _secrets(self) -> list[str]:
+        """Raw secret values, scrubbed from any error text."""
+        return [value for value in self._auth_headers().values() if value]
+
+    @abstractmethod
+    def _build_request(self, message: Message) -> ApiRequest:
+        """Map ``message`` onto the provider's request; raise InvalidMessage for what it
+        cannot carry."""
+
+    @abstractmethod
+    def _parse_response(self, message: Message, response: httpx.Response) -> SendResult:
+        """Turn a 2xx response into a :class:`SendResult`."""
+
+    @abstractmethod
+    def _error_details(self, response: httpx.Response) -> ErrorDetails:
+        """Read the provider's error text, code and refused recipients from a failure."""
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds to wait from ``Retry-After`` (providers may add their own headers)."""
+        from .._retry import parse_retry_after
+
+        value = response.headers.get("retry-after")
+        return None if value is None else parse_retry_after(value)
+
+    def _build_batch(self, messages: Sequence[Message]) -> ApiRequest:
+        """Map up to :attr:`batch_limit` messages onto one batch request."""
+        raise NotImplementedError
+
+    def _parse_batch(
+        self, messages: Sequence[Message], response: httpx.Response
+    ) -> list[SendResult | SendError]:
+        """Per-message outcomes of a batch response, in input order."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ shared helpers
+
+    def unsupported(self, field_name: str, why: str = "") -> NoReturn:
+        """Raise the InvalidMessage for a field this provider cannot carry."""
+        reason = f" ({why})" if why else ""
+        raise InvalidMessage(
+            f"{self.default_name} cannot carry {field_name}{reason}; remove it or use "
+            "another transport"
+        )
+
+    def options_for(self, message: Message) -> Mapping[str, Any]:
+        """The message's ``provider_options`` for this provider."""
+        return message.provider_options.get(self.default_name, {})
+
+    def _classify(self, response: httpx.Response) -> SendError:
+        """Map a non-2xx response onto the error tree (DESIGN.md "HTTP classification")."""
+        details = self._error_details(response)
+        status = response.status_code
+        text = redact_text(details.text or response.reason_phrase or "error", self._secrets())
+        text = f"{self.default_name} answered {status}: {text}"
+        common: dict[str, Any] = {
+            "transport": self.name,
+            "status_code": status,
+            "provider_code": details.provider_code,
+        }
+        if status == 429:
+            return RateLimited(text, retry_after=self._retry_after(response), **common)
+        if status >= 500:
+            return TransientError(text, **common)
+        if status == 401:
+            return AuthenticationError(text, **common)
+        if status in (400, 413, 422):
+            return MessageRejected(text, rejected=details.rejected, **common)
+        return ProviderError(text, **common)
+
+    def _network_error(self, exc: httpx.HTTPError) -> SendError:
+        """Map an httpx failure; a read failure after the body went out is ambiguous."""
+        ambiguous = isinstance(exc, (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError))
+        kind = type(exc).__name__
+        where = "after the request was sent; the provider may have accepted it" if ambiguous else ""
+        text = redact_text(
+            f"{self.default_name}: {kind} talking to {self.base_url} {where}", self._secrets()
+        ).strip()
+        return TransientError(text, transport=self.name, ambiguous=ambiguous)
+
+    def _headers(self, request: ApiRequest) -> dict[str, str]:
+        return {**self._auth_headers(), **request.headers}
+
+    def _ssl_verify(self) -> Any:
+        if not self.base_url.startswith("https://"):
+            return True
+        from .._tls import client_context
+
+        return client_context(self._min_tls, self._ca_file)
+
+    # ------------------------------------------------------------ sync edge
+
+    def _sync_client(self) -> httpx.Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        base_url=self.base_url,
+                        timeout=self.timeout,
+                        verify=self._ssl_verify(),
+                        headers={"User-Agent": USER_AGENT},
+                        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                    )
+        return self._client
+
+    def _post(self, request: ApiRequest) -> httpx.Response:
+        try:
+            return self._sync_client().request(
+                request.method,
+                self.base_url + request.path,
+                json=request.json,
+                headers=self._headers(request),
+            )
+        except httpx.HTTPError as exc:
+            raise self._network_error(exc) from exc
+
+    def send(self, message: Message) -> SendResult:
+        """Send one message in one API call, or raise the classified SendError."""
+        request = self._build_request(message)
+        response = self._post(request)
+        if response.is_success:
+            return self._parse_response(message, response)
+        raise self._classify(response)
+
+    def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+        """Use the provider's batch endpoint in chunks of :attr:`batch_limit` where it has
+        one; a failed batch request reports its error for every message of that chunk."""
+        if not self.batch_limit:
+            return super().send_many(messages)
+        results: list[SendResult | SendError] = []
+        for start in range(0, len(messages), self.batch_limit):
+            chunk = messages[start : start + self.batch_limit]
+            request = self._build_batch(chunk)
+            try:
+                response = self._post(request)
+            except SendError as exc:
+                results.extend([exc] * len(chunk))
+                continue
+            if response.is_success:
+                results.extend(self._parse_batch(chunk, response))
+            else:
+                results.extend(self._batch_failure(chunk, response))
+        return results
+
+    def _batch_failure(
+        self, chunk: Sequence[Message], response: httpx.Response
+    ) -> list[SendResult | SendError]:
+        """Outcomes when a batch request failed as a whole (providers may refine)."""
+        error = self._classify(response)
+        return [error] * len(chunk)
+
+    def close(self) -> None:
+        """Close the pooled sync client (the async one closes with :meth:`aclose`)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # ------------------------------------------------------------ async edge
+
+    def _aclient(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        # An AsyncClient's pool belongs to one event loop; a new loop gets a new client.
+        if self._async_client is None or (
+            self._async_loop is not None and self._async_loop is not loop
+        ):
+            self._async_client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=self.timeout,
+                verify=self._ssl_verify(),
+                headers={"User-Agent": USER_AGENT},
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+            self._async_loop = loop
+        return self._async_client
+
+    async def _apost(self, request: ApiRequest) -> httpx.Response:
+        try:
+            return await self._aclient().request(
+                request.method,
+                self.base_url + request.path,
+                json=request.json,
+                headers=self._headers(request),
+            )
+        except httpx.HTTPError as exc:
+            raise self._network_error(exc) from exc
+
+    async def asend(self, message: Message) -> SendResult:
+        """Async :meth:`send`; never blocks the event loop."""
+        request = self._build_request(message)
+        response = await self._apost(request)
+        if response.is_success:
+            return self._parse_response(message, response)
+        raise self._classify(response)
+
+    async def asend_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+        """Async :meth:`send_many`."""
+        if not self.batch_limit:
+            return await super().asend_many(messages)
+        results: list[SendResult | SendError] = []
+        for start in range(0, len(messages), self.batch_limit):
+            chunk = messages[start : start + self.batch_limit]
+            try:
+                response = await self._apost(self._build_batch(chunk))
+            except SendError as exc:
+                results.extend([exc] * len(chunk))
+                continue
+            if response.is_success:
+                results.extend(self._parse_batch(chunk, response))
+            else:
+                results.extend(self._batch_failure(chunk, response))
+        return results
+
+    async def aclose(self) -> None:
+        """Close both clients."""
+        self.close()
+        client, self._async_client = self._async_client, None
+        if client is not None:
+            await client.aclose()
+
+    def _describe(self) -> str:
+        return f"base_url={self.base_url!r}"
+
+
+def base_url_from_spec(spec: UrlSpec) -> str | None:
+    """``?base_url=`` wins; a host other than ``default`` means ``https://host[:port]``."""
+    explicit = spec.query.get("base_url")
+    if explicit:
+        return explicit
+    if spec.host and spec.host != "default":
+        return f"https://{spec.host}" + (f":{spec.port}" if spec.port else "")
+    return None
+
+
+def http_kwargs_from_spec(spec: UrlSpec, factory: Any) -> dict[str, Any]:
+    """The constructor keywords an HTTP URL gives: base_url plus typed query parameters."""
+    kwargs = spec.kwargs_for(factory, skip=("base_url",))
+    base_url = base_url_from_spec(spec)
+    if base_url:
+        kwargs["base_url"] = base_url
+    return kwargs
+
+
+__all__ = [
+    "USER_AGENT",
+    "ApiRequest",
+    "ErrorDetails",
+    "HttpTransport",
+    "base_url_from_spec",
+    "http_kwargs_from_spec",
+    "merge_options",
+]
