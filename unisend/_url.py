@@ -75,16 +75,25 @@ class UrlSpec:
             if key in skip:
                 continue
             param = params.get(key)
-            if param is None or param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
-                known = sorted(
-                    p for p in params if p not in skip and params[p].kind is params[p].KEYWORD_ONLY
-                )
+            if param is None or not _url_settable(param):
+                known = sorted(p for p in params if p not in skip and _url_settable(params[p]))
                 raise ConfigurationError(
                     f"{self.display}: unknown query parameter {key!r}; "
                     f"this scheme takes {', '.join(known) or 'none'}"
                 )
             kwargs[key] = _coerce(key, raw, param.default, self.display)
         return kwargs
+
+
+def _url_settable(param: inspect.Parameter) -> bool:
+    """Keyword parameters of a scalar type (bool, int, float, str) can come from a URL;
+    objects such as ``client=`` or ``ssl_context=`` cannot."""
+    if param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+        return False
+    if isinstance(param.default, (bool, int, float, str)):
+        return True
+    annotation = str(param.annotation)
+    return param.default is None and annotation.replace(" ", "") in {"str|None", "Optional[str]"}
 
 
 def _coerce(key: str, raw: str, default: Any, display: str) -> Any:
@@ -115,7 +124,7 @@ def parse_url(url: str) -> UrlSpec:
     try:
         port = parts.port
     except ValueError:
-        raise ConfigurationError(f"{display}: the port must be a number") from None
+        raise ConfigurationError(f"{display}: the port must be a number from 0 to 65535") from None
     query: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key in query:
@@ -142,7 +151,9 @@ def _load(target: str) -> Callable[..., Transport]:
 
 def _split_routes(inner: str, display: str) -> list[str]:
     """Split ``a b(c d) e`` on top-level whitespace."""
-    routes, depth, current = [], 0, []
+    routes: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in inner:
         if char == "(":
             depth += 1
