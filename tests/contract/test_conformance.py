@@ -1,0 +1,473 @@
+"""The conformance suite every HTTP transport passes, parametrized over the five providers.
+
+Each provider's own module tests its mapping in depth; this suite checks the promises they
+all make the same way: secrets never in repr, str, errors or logs; send and asend agree
+(byte for byte on the wire, and against the loopback stub); failures map onto the error
+tree; what a provider cannot carry raises InvalidMessage before any request; send_many
+keeps input order; the DESIGN.md URL form (with ``?base_url=``) builds a working route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from servers.http import HttpStub
+
+from unisend import (
+    Attachment,
+    AuthenticationError,
+    InvalidMessage,
+    Message,
+    MessageRejected,
+    RateLimited,
+    SendError,
+    SendResult,
+    TransientError,
+    from_url,
+)
+from unisend._version import __version__
+from unisend.transports._http import HttpTransport
+
+
+@dataclass(frozen=True)
+class Provider:
+    """How to build one provider's transport and what its API answers."""
+
+    name: str
+    cls_name: str
+    #: Constructor keywords carrying the credentials (fake, but shaped like real ones).
+    credentials: dict[str, str]
+    #: The URL form of DESIGN.md, without query.
+    url: str
+    #: Default send endpoint.
+    endpoint: str
+    #: A 2xx answer of the real API for one message, and the message_id it gives.
+    success: Callable[[], httpx.Response]
+    message_id: str
+    #: Real error bodies for 401 (bad credentials) and 422 (refused message).
+    error_bodies: dict[int, Any]
+    #: Message fields this provider cannot carry, and the word the error must name.
+    unsupported: dict[str, Any]
+    unsupported_word: str
+    #: Extra strings that must stay secret (e.g. the Basic auth token).
+    derived_secrets: tuple[str, ...] = field(default=())
+
+    def secrets(self) -> list[str]:
+        return [*self.credentials.values(), *self.derived_secrets]
+
+    def transport(self, **kwargs: Any) -> HttpTransport:
+        import unisend.transports as transports
+
+        cls = getattr(transports, self.cls_name)
+        transport: HttpTransport = cls(**self.credentials, **kwargs)
+        return transport
+
+
+SG_KEY = "SG.conformance-key-0a1b2c3d"
+MT_TOKEN = "mt-conformance-token-4e5f6a"
+PM_TOKEN = "pm-conformance-token-7b8c9d"
+MJ_KEY, MJ_SECRET = "mjkey0123456789abcdef", "mjsecret9876543210fedcba"
+BV_KEY = "xkeysib-conformance-1f2e3d4c"
+
+PROVIDERS = [
+    Provider(
+        name="sendgrid",
+        cls_name="SendGridTransport",
+        credentials={"api_key": SG_KEY},
+        url=f"sendgrid://{SG_KEY}@default",
+        endpoint="https://api.sendgrid.com/v3/mail/send",
+        success=lambda: httpx.Response(202, headers={"X-Message-Id": "sg-Qm3H0wqT1Z"}),
+        message_id="sg-Qm3H0wqT1Z",
+        error_bodies={
+            401: {"errors": [{"message": "authorization required", "field": None}]},
+            422: {"errors": [{"message": "invalid request", "field": "content"}]},
+        },
+        unsupported={"template_id": "legacy-7", "template_data": {"count": 3}},
+        unsupported_word="template_data",
+    ),
+    Provider(
+        name="mailtrap",
+        cls_name="MailtrapTransport",
+        credentials={"token": MT_TOKEN},
+        url=f"mailtrap://{MT_TOKEN}@default",
+        endpoint="https://send.api.mailtrap.io/api/send",
+        success=lambda: httpx.Response(
+            200, json={"success": True, "message_ids": ["0c7fd939-02cf-11ed-88c2-0a58a9feac02"]}
+        ),
+        message_id="0c7fd939-02cf-11ed-88c2-0a58a9feac02",
+        error_bodies={
+            401: {"success": False, "errors": ["Unauthorized"]},
+            422: {"success": False, "errors": ["'to' address is invalid"]},
+        },
+        unsupported={"send_at": datetime(2030, 1, 1, tzinfo=timezone.utc)},
+        unsupported_word="send_at",
+    ),
+    Provider(
+        name="postmark",
+        cls_name="PostmarkTransport",
+        credentials={"server_token": PM_TOKEN},
+        url=f"postmark://{PM_TOKEN}@default",
+        endpoint="https://api.postmarkapp.com/email",
+        success=lambda: httpx.Response(
+            200,
+            json={
+                "To": "bob@example.com",
+                "SubmittedAt": "2026-11-27T22:00:00.0000000Z",
+                "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
+                "ErrorCode": 0,
+                "Message": "OK",
+            },
+        ),
+        message_id="b7bc2f4a-e38e-4336-af7d-e6c392c2f817",
+        error_bodies={
+            401: {"ErrorCode": 10, "Message": "Request does not contain a valid Server token."},
+            422: {"ErrorCode": 300, "Message": "Invalid 'To' address: 'bob@example'."},
+        },
+        unsupported={"tags": ["one", "two"]},
+        unsupported_word="tag",
+    ),
+    Provider(
+        name="mailjet",
+        cls_name="MailjetTransport",
+        credentials={"api_key": MJ_KEY, "secret_key": MJ_SECRET},
+        url=f"mailjet://{MJ_KEY}:{MJ_SECRET}@default",
+        endpoint="https://api.mailjet.com/v3.1/send",
+        success=lambda: httpx.Response(
+            200,
+            json={
+                "Messages": [
+                    {
+                        "Status": "success",
+                        "CustomID": "",
+                        "To": [
+                            {
+                                "Email": "bob@example.com",
+                                "MessageUUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2j",
+                                "MessageID": 288230384966602000,
+                                "MessageHref": "https://api.mailjet.com/v3/REST/message/1",
+                            }
+                        ],
+                        "Cc": [],
+                        "Bcc": [],
+                    }
+                ]
+            },
+        ),
+        message_id="288230384966602000",
+        error_bodies={
+            401: {
+                "ErrorIdentifier": "ad6c3a8e-1f8b-4c4a-9d34-6a5ad6b3a1f0",
+                "StatusCode": 401,
+                "ErrorMessage": "API key authentication/authorization failure. You may be "
+                "unauthorized to access the API or your API key may be expired.",
+            },
+            422: {
+                "Messages": [
+                    {
+                        "Status": "error",
+                        "Errors": [
+                            {
+                                "ErrorIdentifier": "f987008f-251a-4dff-8ffc-40f1583ad7bc",
+                                "ErrorCode": "mj-0013",
+                                "StatusCode": 400,
+                                "ErrorMessage": '"bob@example" is an invalid email address.',
+                                "ErrorRelatedTo": ["To[0].Email"],
+                            }
+                        ],
+                    }
+                ]
+            },
+        },
+        unsupported={"send_at": datetime(2030, 1, 1, tzinfo=timezone.utc)},
+        unsupported_word="send_at",
+        derived_secrets=(base64.b64encode(f"{MJ_KEY}:{MJ_SECRET}".encode()).decode(),),
+    ),
+    Provider(
+        name="brevo",
+        cls_name="BrevoTransport",
+        credentials={"api_key": BV_KEY},
+        url=f"brevo://{BV_KEY}@default",
+        endpoint="https://api.brevo.com/v3/smtp/email",
+        success=lambda: httpx.Response(
+            201, json={"messageId": "<202611272200.12345678901@smtp-relay.mailin.fr>"}
+        ),
+        message_id="<202611272200.12345678901@smtp-relay.mailin.fr>",
+        error_bodies={
+            401: {"code": "unauthorized", "message": "Key not found"},
+            422: {"code": "invalid_parameter", "message": "email is not valid in to"},
+        },
+        unsupported={"attachments": [Attachment("logo.png", b"\x89PNG", "image/png", True, "lg")]},
+        unsupported_word="inline",
+    ),
+]
+
+
+@pytest.fixture(params=PROVIDERS, ids=[p.name for p in PROVIDERS])
+def provider(request: pytest.FixtureRequest) -> Provider:
+    """Each of the five HTTP providers in turn."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def message(**overrides: Any) -> Message:
+    """A message every provider can carry (text and html, one tag, metadata, a file)."""
+    fields: dict[str, Any] = {
+        "sender": "Acme <no-reply@acme.example>",
+        "to": "Bob <bob@example.com>",
+        "subject": "Conformance",
+        "text": "Hello Bob",
+        "html": "<p>Hello Bob</p>",
+        "tags": ["conformance"],
+        "metadata": {"case": "1"},
+        "attachments": [Attachment("note.txt", b"hi\n", "text/plain")],
+    }
+    fields.update(overrides)
+    return Message(**fields)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def asend_then_close(transport: HttpTransport, msg: Message) -> SendResult:
+    try:
+        return await transport.asend(msg)
+    finally:
+        await transport.aclose()
+
+
+async def asend_many_then_close(
+    transport: HttpTransport, msgs: list[Message]
+) -> list[SendResult | SendError]:
+    try:
+        return await transport.asend_many(msgs)
+    finally:
+        await transport.aclose()
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def test_repr_and_str_hide_secrets(provider: Provider) -> None:
+    transport = provider.transport()
+    assert transport.name == provider.name
+    for text in (repr(transport), str(transport)):
+        assert provider.name in text.lower()
+        for secret in provider.secrets():
+            assert secret not in text
+
+
+def test_errors_and_logs_hide_secrets(provider: Provider, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    # An API (or a proxy) that echoes the credentials back in its error text.
+    echo = " ".join(provider.secrets())
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route().mock(return_value=httpx.Response(401, text=f"denied: {echo}"))
+        with pytest.raises(SendError) as caught:
+            provider.transport().send(message())
+    refused = provider.transport(base_url="http://127.0.0.1:1")  # nothing listens on port 1
+    with pytest.raises(TransientError) as network:
+        refused.send(message())
+    assert network.value.ambiguous is False  # connection refused: nothing was sent
+    for error in (caught.value, network.value):
+        for secret in provider.secrets():
+            assert secret not in str(error) and secret not in repr(error)
+    assert caplog.records
+    for secret in provider.secrets():
+        assert secret not in caplog.text
+
+
+# ---------------------------------------------------------------- send and asend agree
+
+
+def test_send_and_asend_put_the_same_request_on_the_wire(provider: Provider) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(provider.endpoint).mock(side_effect=lambda _: provider.success())
+        sync_result = provider.transport().send(message())
+        async_result = run(asend_then_close(provider.transport(), message()))
+    assert route.call_count == 2
+    sync_request, async_request = (call.request for call in route.calls)
+    for request in (sync_request, async_request):
+        assert request.method == "POST"
+        assert str(request.url) == provider.endpoint
+        assert request.headers["user-agent"] == f"unisend/{__version__}"
+        assert request.headers["content-type"] == "application/json"
+    assert json.loads(sync_request.content) == json.loads(async_request.content)
+    secret_headers = {
+        name: value
+        for name, value in sync_request.headers.items()
+        if any(secret in value for secret in provider.secrets())
+    }
+    assert secret_headers  # the credentials travel in a header...
+    for name, value in secret_headers.items():
+        assert async_request.headers[name] == value  # ...the same one on both paths
+        assert name.lower() in type(provider.transport()).secret_headers  # and it is declared
+    assert sync_result == async_result
+    assert sync_result.message_id == provider.message_id
+    assert sync_result.transport == provider.name
+
+
+def test_send_and_asend_against_the_stub(provider: Provider, stub: HttpStub) -> None:
+    transport = provider.transport(base_url=stub.url)
+    first = transport.send(message())
+    second = run(asend_then_close(transport, message()))
+    transport.close()
+    for result in (first, second):
+        assert isinstance(result, SendResult)
+        assert result.message_id
+        assert result.transport == provider.name
+    assert first.message_id != second.message_id
+    stats = stub.stats()
+    assert stats["requests"] == 2 and stats["messages"] == 2
+    assert sum(stats["by_route"].values()) == 2
+
+
+def test_the_url_form_builds_a_working_route(provider: Provider, stub: HttpStub) -> None:
+    transport = from_url(f"{provider.url}?base_url={stub.url}&timeout=5&name=route-a")
+    assert isinstance(transport, HttpTransport)
+    assert transport.name == "route-a"
+    with transport:
+        result = transport.send(message())
+    assert result.transport == "route-a" and result.message_id
+    assert stub.stats()["requests"] == 1
+
+
+# ---------------------------------------------------------------- errors map
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(429, RateLimited), (500, TransientError), (503, TransientError)],
+)
+def test_stub_faults_map(
+    provider: Provider, stub: HttpStub, mode: str, status: int, cls: type[SendError]
+) -> None:
+    transport = provider.transport(base_url=stub.fault_url(status), name="route-b")
+    with pytest.raises(cls) as caught:
+        if mode == "sync":
+            transport.send(message())
+        else:
+            run(asend_then_close(transport, message()))
+    error = caught.value
+    assert error.status_code == status
+    assert error.transport == "route-b"
+    assert error.retryable
+    if status in (429, 503) and isinstance(error, RateLimited):
+        assert error.retry_after == 1.0  # the stub's Retry-After
+    assert stub.stats()["faults"] == {str(status): 1}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(("status", "cls"), [(401, AuthenticationError), (422, MessageRejected)])
+def test_real_error_bodies_map(
+    provider: Provider, mode: str, status: int, cls: type[SendError]
+) -> None:
+    body = provider.error_bodies[status]
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(provider.endpoint).mock(return_value=httpx.Response(status, json=body))
+        transport = provider.transport()
+        with pytest.raises(cls) as caught:
+            if mode == "sync":
+                transport.send(message())
+            else:
+                run(asend_then_close(transport, message()))
+    error = caught.value
+    assert error.status_code == status
+    assert error.transport == provider.name
+    assert not error.retryable
+    assert provider.name in str(error)
+
+
+# ---------------------------------------------------------------- unsupported fields
+
+
+@pytest.mark.parametrize("mode", ["send", "asend", "send_many", "asend_many"])
+def test_unsupported_fields_raise_before_any_request(provider: Provider, mode: str) -> None:
+    bad = message(**provider.unsupported)
+    transport = provider.transport()
+    with respx.mock(assert_all_called=False) as mock:
+        anything = mock.route().mock(side_effect=lambda _: provider.success())
+        with pytest.raises(InvalidMessage) as caught:
+            if mode == "send":
+                transport.send(bad)
+            elif mode == "asend":
+                run(asend_then_close(transport, bad))
+            elif mode == "send_many":
+                transport.send_many([message(), message(), bad])
+            else:
+                run(asend_many_then_close(transport, [message(), bad]))
+    assert anything.call_count == 0
+    assert provider.name in str(caught.value)
+    assert provider.unsupported_word in str(caught.value)
+
+
+# ---------------------------------------------------------------- send_many
+
+
+def sequence_number(message_id: str | None) -> int:
+    """The stub numbers messages 1, 2, 3... in arrival order; every id ends with it."""
+    assert message_id
+    return int(re.findall(r"\d+", message_id)[-1])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_send_many_keeps_input_order(provider: Provider, stub: HttpStub, mode: str) -> None:
+    count = 7
+    messages = [message(subject=f"n{i}") for i in range(count)]
+    transport = provider.transport(base_url=stub.url)
+    if mode == "sync":
+        with transport:
+            results = transport.send_many(messages)
+    else:
+        results = run(asend_many_then_close(transport, messages))
+    assert len(results) == count
+    assert all(isinstance(r, SendResult) for r in results), results
+    numbers = [sequence_number(r.message_id) for r in results]  # type: ignore[union-attr]
+    assert numbers == list(range(numbers[0], numbers[0] + count))
+    stats = stub.stats()
+    assert stats["messages"] == count
+    assert stats["requests"] == (1 if transport.batch_limit else count)
+
+
+def test_send_many_reports_each_failure_in_place(provider: Provider, stub: HttpStub) -> None:
+    transport = provider.transport(base_url=stub.fault_url(500))
+    with transport:
+        results = transport.send_many([message(subject=f"n{i}") for i in range(3)])
+    assert [type(r) for r in results] == [TransientError] * 3
+
+
+# ---------------------------------------------------------------- TLS
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_https_verifies_the_certificate(
+    provider: Provider, https_stub: HttpStub, mode: str
+) -> None:
+    def send(transport: HttpTransport) -> SendResult:
+        if mode == "sync":
+            with transport:
+                return transport.send(message())
+        result: SendResult = run(asend_then_close(transport, message()))
+        return result
+
+    trusted = provider.transport(base_url=https_stub.https_url, ca_file=https_stub.ca_file)
+    assert send(trusted).message_id
+    untrusted = provider.transport(base_url=https_stub.https_url)  # system trust store only
+    with pytest.raises(TransientError) as caught:
+        send(untrusted)
+    assert caught.value.ambiguous is False  # the handshake failed: nothing was sent
+    cause = caught.value.__cause__
+    # httpx says ConnectError; the aiohttp transport (extra "fast") says ConnectTimeout.
+    assert isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
+    assert "CERTIFICATE_VERIFY_FAILED" in str(cause)
