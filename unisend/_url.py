@@ -92,8 +92,8 @@ def _url_settable(param: inspect.Parameter) -> bool:
         return False
     if isinstance(param.default, (bool, int, float, str)):
         return True
-    annotation = str(param.annotation)
-    return param.default is None and annotation.replace(" ", "") in {"str|None", "Optional[str]"}
+    members = {part.strip() for part in str(param.annotation).split("|")}
+    return param.default is None and members <= {"str", "int", "float", "bool", "None"}
 
 
 def _coerce(key: str, raw: str, default: Any, display: str) -> Any:
