@@ -1,0 +1,1 @@
+"""Real loopback servers for unisend's tests (SMTP on aiosmtpd)."""
