@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from servers.smtp import SMTPServer
 
 from unisend import Attachment, Message
@@ -82,3 +83,21 @@ def test_received_message_matches_field_by_field(
     lines = received.data.split(b"\r\n")
     assert max(len(line) for line in lines) <= 998
     assert b"\n" not in received.data.replace(b"\r\n", b"")
+
+
+def test_send_at_is_refused_before_any_connection(smtp_plain: SMTPServer) -> None:
+    from datetime import datetime, timezone
+
+    from unisend import InvalidMessage
+
+    transport = SMTPTransport(smtp_plain.host, smtp_plain.port, security="none")
+    message = Message(
+        sender="a@example.com",
+        to="b@example.com",
+        text="later",
+        send_at=datetime(2030, 1, 1, tzinfo=timezone.utc),
+    )
+    with pytest.raises(InvalidMessage, match="send_at"):
+        transport.send(message)
+    assert smtp_plain.messages == []
+    assert smtp_plain.recorder.connections == 0

@@ -147,6 +147,12 @@ class SMTPTransport(Transport):
         Raises :class:`~unisend.InvalidMessage` before any I/O for a message SMTP cannot
         carry, and a classified :class:`~unisend.SendError` for a failure on the wire.
         """
+        if message.send_at is not None:
+            # Sending now what was meant for later is worse than refusing: say so.
+            raise InvalidMessage(
+                "smtp cannot schedule delivery (send_at); remove send_at or use a provider "
+                "that schedules (SendGrid, Brevo)"
+            )
         sender, recipients, smtputf8 = self._envelope(message)
         rendered = render(message, smtputf8=smtputf8)
         with self._lock:
