@@ -23,9 +23,12 @@ provider's error text, and ``unisend._redact`` scrubs anything that looks like a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from typing_extensions import Unpack
+
+if TYPE_CHECKING:
+    from ._result import Attempt
 
 
 class _SendErrorFields(TypedDict, total=False):
@@ -136,11 +139,18 @@ class AllRoutesFailed(SendError):
     """Every route was tried and none accepted the message."""
 
     def __init__(
-        self, message: str, *, errors: Sequence[SendError], **kw: Unpack[_SendErrorFields]
+        self,
+        message: str,
+        *,
+        errors: Sequence[SendError],
+        attempts: Sequence[Attempt] = (),
+        **kw: Unpack[_SendErrorFields],
     ) -> None:
         super().__init__(message, **kw)
         #: Each attempt's error, in the order the attempts were made.
         self.errors: list[SendError] = list(errors)
+        #: Every try in order (route, error, elapsed, ambiguous), when a router made them.
+        self.attempts: tuple[Attempt, ...] = tuple(attempts)
         self.ambiguous = any(e.ambiguous for e in self.errors)
 
 

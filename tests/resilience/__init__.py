@@ -1,0 +1,1 @@
+"""Retry, failover, round robin and the fault soak."""
