@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -69,7 +69,7 @@ class UrlSpec:
         self, factory: Callable[..., Any], *, skip: tuple[str, ...] = ()
     ) -> dict[str, Any]:
         """Map query parameters onto ``factory``'s keyword arguments, typed by their defaults."""
-        params = inspect.signature(factory).parameters
+        params = _parameters(factory)
         kwargs: dict[str, Any] = {}
         for key, raw in self.query.items():
             if key in skip:
@@ -83,6 +83,28 @@ class UrlSpec:
                 )
             kwargs[key] = _coerce(key, raw, param.default, self.display)
         return kwargs
+
+
+def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """``factory``'s parameters. A class whose constructor passes ``**options`` on to its
+    base's (``**options: Unpack[HttpOptions]``) also takes the keywords that one names,
+    typed by the defaults there."""
+    params = dict(inspect.signature(factory).parameters)
+    bases = getattr(factory, "__mro__", ())[1:-1]  # a class's bases, without object
+    constructors = [vars(base)["__init__"] for base in bases if "__init__" in vars(base)]
+    passes_on = _takes_var_keyword(params.values())
+    for init in constructors:
+        if not passes_on:
+            break
+        inherited = list(inspect.signature(init).parameters.values())[1:]  # without self
+        for param in inherited:
+            params.setdefault(param.name, param)
+        passes_on = _takes_var_keyword(inherited)
+    return params
+
+
+def _takes_var_keyword(params: Iterable[inspect.Parameter]) -> bool:
+    return any(param.kind is inspect.Parameter.VAR_KEYWORD for param in params)
 
 
 def _url_settable(param: inspect.Parameter) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from servers.http import HttpStub
 from unisend import (
     Attachment,
     AuthenticationError,
+    ConfigurationError,
     InvalidMessage,
     Message,
     MessageRejected,
@@ -60,6 +62,9 @@ class Provider:
     #: Message fields this provider cannot carry, and the word the error must name.
     unsupported: dict[str, Any]
     unsupported_word: str
+    #: The query parameters its URL form takes, as the "unknown query parameter" error
+    #: lists them.
+    url_options: str = ""
     #: Extra strings that must stay secret (e.g. the Basic auth token).
     derived_secrets: tuple[str, ...] = field(default=())
 
@@ -95,6 +100,7 @@ PROVIDERS = [
         },
         unsupported={"template_id": "legacy-7", "template_data": {"count": 3}},
         unsupported_word="template_data",
+        url_options="ca_file, connect_timeout, min_tls, name, sandbox, timeout",
     ),
     Provider(
         name="mailtrap",
@@ -112,6 +118,7 @@ PROVIDERS = [
         },
         unsupported={"send_at": datetime(2030, 1, 1, tzinfo=timezone.utc)},
         unsupported_word="send_at",
+        url_options="bulk, ca_file, connect_timeout, inbox_id, min_tls, name, sandbox, timeout",
     ),
     Provider(
         name="postmark",
@@ -136,6 +143,8 @@ PROVIDERS = [
         },
         unsupported={"tags": ["one", "two"]},
         unsupported_word="tag",
+        url_options="ca_file, connect_timeout, message_stream, min_tls, name, sandbox, "
+        "server_token, timeout",
     ),
     Provider(
         name="mailjet",
@@ -191,6 +200,8 @@ PROVIDERS = [
         },
         unsupported={"send_at": datetime(2030, 1, 1, tzinfo=timezone.utc)},
         unsupported_word="send_at",
+        url_options="api_key, ca_file, connect_timeout, min_tls, name, sandbox, secret_key, "
+        "timeout",
         derived_secrets=(base64.b64encode(f"{MJ_KEY}:{MJ_SECRET}".encode()).decode(),),
     ),
     Provider(
@@ -209,6 +220,7 @@ PROVIDERS = [
         },
         unsupported={"attachments": [Attachment("logo.png", b"\x89PNG", "image/png", True, "lg")]},
         unsupported_word="inline",
+        url_options="api_key, ca_file, connect_timeout, min_tls, name, sandbox, timeout",
     ),
 ]
 
@@ -340,6 +352,41 @@ def test_the_url_form_builds_a_working_route(provider: Provider, stub: HttpStub)
         result = transport.send(message())
     assert result.transport == "route-a" and result.message_id
     assert stub.stats()["requests"] == 1
+
+
+def test_the_url_form_takes_the_http_options(provider: Provider, https_stub: HttpStub) -> None:
+    query = urlencode(
+        {
+            "base_url": https_stub.https_url,
+            "ca_file": https_stub.ca_file,
+            "min_tls": "1.3",
+            "timeout": "9",
+            "connect_timeout": "1.5",
+        }
+    )
+    transport = from_url(f"{provider.url}?{query}")
+    assert isinstance(transport, HttpTransport)
+    assert transport.timeout == httpx.Timeout(9.0, connect=1.5)
+    with transport:
+        result = transport.send(message())  # the CA from ?ca_file= is trusted, over TLS 1.3
+    assert result.message_id and result.transport == provider.name
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("bogus=1", "unknown query parameter 'bogus'; this scheme takes {options}"),
+        ("timeout=soon", "timeout='soon' must be a float"),
+        ("min_tls=1.1", "min_tls must be '1.2' or '1.3'"),
+        ("client=x", "unknown query parameter 'client'; this scheme takes {options}"),
+    ],
+)
+def test_bad_url_options_name_the_real_ones(provider: Provider, query: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        from_url(f"{provider.url}?{query}")
+    assert problem.format(options=provider.url_options) in str(caught.value)
+    # The URL's password is masked (Mailjet's public API key is its user name, shown as such).
+    assert [*provider.credentials.values()][-1] not in str(caught.value)
 
 
 # ---------------------------------------------------------------- errors map

@@ -1,22 +1,26 @@
-"""Fixtures for the HTTP provider tests: the loopback stub, the providers.md §7 message,
-the vendors' OpenAPI request schemas as jsonschema validators, and ``via``: the same
-call made through the sync or the async path."""
+"""Fixtures for the HTTP provider tests: the loopback stub, the providers.md §7 message
+and a short one, the vendors' OpenAPI request schemas as jsonschema validators, and
+``via``: the same call made through the sync or the async path, with the respx exchanges
+every provider's tests make."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
+import respx
 import yaml
 from servers.http import http_stub, https_stub, stub  # noqa: F401  (fixtures used by the provider tests)
 
-from unisend import Attachment, Message, SendError, SendResult
+from unisend import Attachment, InvalidMessage, Message, SendError, SendResult
+from unisend._version import __version__
 from unisend.transports.base import Transport
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
@@ -67,6 +71,31 @@ def vector() -> Message:
 def vector_factory() -> Callable[..., Message]:
     """``vector_factory(**overrides)``: the §7 message with some fields changed."""
     return vector_message
+
+
+def short_message(n: int = 0, **overrides: Any) -> Message:
+    """A short text message from ann@ to ``user{n}@example.com`` (keywords override)."""
+    fields: dict[str, Any] = {
+        "sender": "ann@example.com",
+        "to": f"user{n}@example.com",
+        "subject": f"Hello {n}",
+        "text": "Hi",
+    }
+    fields.update(overrides)
+    return Message(**fields)
+
+
+@pytest.fixture
+def simple() -> Callable[..., Message]:
+    """``simple(n=0, **overrides)``: see :func:`short_message` (a module may override it,
+    e.g. with an html body)."""
+    return short_message
+
+
+def answer(status: int, body: Any, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    """A response with ``body`` as text (a str) or as JSON (anything else)."""
+    content = {"text": body} if isinstance(body, str) else {"json": body}
+    return httpx.Response(status, headers=dict(headers or {}), **content)
 
 
 @functools.cache
@@ -142,6 +171,60 @@ class Via:
         if self.mode == "sync":
             return transport.send_many(messages)
         return asyncio.run(_asend_many_and_close(transport, messages))
+
+    def post(
+        self,
+        transport: Transport,
+        message: Message,
+        url: str,
+        reply: httpx.Response,
+        headers: Mapping[str, str],
+    ) -> tuple[Any, SendResult]:
+        """Send ``message`` while ``url`` answers ``reply``; check the one request is a
+        JSON POST from unisend to ``url`` carrying ``headers``; return its JSON body and
+        the result."""
+        with respx.mock(assert_all_called=True) as mock:
+            route = mock.post(url).mock(return_value=reply)
+            result = self.send(transport, message)
+        assert route.call_count == 1
+        request = route.calls.last.request
+        assert request.method == "POST"
+        assert str(request.url) == url
+        assert request.headers["user-agent"] == f"unisend/{__version__}"
+        assert request.headers["content-type"] == "application/json"
+        for name, value in headers.items():
+            assert request.headers[name] == value
+        return json.loads(request.content), result
+
+    def refusal(
+        self,
+        transport: Transport,
+        message: Message,
+        url: str,
+        status: int,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+    ) -> SendError:
+        """The SendError sending ``message`` raises when ``url`` answers ``status`` with
+        ``body`` (see :func:`answer`)."""
+        with respx.mock(assert_all_called=True) as mock:
+            mock.post(url).mock(return_value=answer(status, body, headers))
+            with pytest.raises(SendError) as caught:
+                self.send(transport, message)
+        return caught.value
+
+    def invalid(self, transport: Transport, message: Message | Sequence[Message]) -> str:
+        """The InvalidMessage text sending ``message`` (a list: ``send_many``) raises,
+        having checked that no request went out."""
+        with respx.mock(assert_all_called=False) as mock:
+            anything = mock.route()
+            with pytest.raises(InvalidMessage) as caught:
+                if isinstance(message, Message):
+                    self.send(transport, message)
+                else:
+                    self.send_many(transport, message)
+        assert not anything.called
+        return str(caught.value)
 
     def __repr__(self) -> str:
         return self.mode

@@ -3,8 +3,10 @@ mapping, no batch endpoint, configuration and secrecy; with respx and against th
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,7 +20,6 @@ from unisend import (
     Attachment,
     AuthenticationError,
     ConfigurationError,
-    InvalidMessage,
     Message,
     MessageRejected,
     ProviderError,
@@ -27,7 +28,6 @@ from unisend import (
     TransientError,
     from_url,
 )
-from unisend._version import __version__
 from unisend.transports.brevo import BrevoTransport
 
 KEY = "xkeysib-0123456789abcdef-Zz9"
@@ -50,35 +50,10 @@ VECTOR: dict[str, Any] = {
 }
 
 
-def vector_message(**overrides: Any) -> Message:
-    """The logical message of providers.md §7."""
-    fields: dict[str, Any] = {
-        "sender": "Acme Support <no-reply@acme.example>",
-        "to": ["Alice Example <alice@example.com>", "bob@example.com"],
-        "cc": "Carol <carol@example.com>",
-        "bcc": "dave@example.com",
-        "reply_to": "Help Desk <help@acme.example>",
-        "subject": "Your order #1234 — confirmée ✓",
-        "text": "Hello Alice,\nYour order has shipped.",
-        "html": "<p>Hello Alice,</p><p>Your order has <b>shipped</b>.</p>",
-        "attachments": [Attachment("invoice.txt", b"Invoice 1234\n", "text/plain")],
-        "headers": {"X-Order-Id": "1234"},
-        "tags": ["order-confirmation"],
-        "metadata": {"order_id": "1234"},
-    }
-    fields.update(overrides)
-    return Message(**fields)
-
-
-def simple(n: int = 0, **overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "sender": "ann@example.com",
-        "to": f"user{n}@example.com",
-        "subject": f"Hello {n}",
-        "html": "<p>Hi</p>",
-    }
-    fields.update(overrides)
-    return Message(**fields)
+@pytest.fixture
+def simple(simple: Callable[..., Message]) -> Callable[..., Message]:
+    """The short message with an html body, which Brevo requires."""
+    return functools.partial(simple, text=None, html="<p>Hi</p>")
 
 
 def sdk_request(**kwargs: Any) -> httpx.Request:
@@ -97,36 +72,15 @@ def sdk_request(**kwargs: Any) -> httpx.Request:
 # ---------------------------------------------------------------- the §7 vector
 
 
-def test_vector_sync_exact_request() -> None:
-    brevo = BrevoTransport(api_key=KEY)
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(URL).mock(return_value=httpx.Response(201, json=CREATED))
-        result = brevo.send(vector_message())
-    request = route.calls.last.request
-    assert request.method == "POST"
-    assert str(request.url) == URL
-    assert request.headers["api-key"] == KEY
-    assert request.headers["User-Agent"] == f"unisend/{__version__}"
-    assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.content) == VECTOR
+def test_vector_request_is_exact(via: Any, vector: Message) -> None:
+    with BrevoTransport(api_key=KEY) as brevo:
+        reply = httpx.Response(201, json=CREATED)
+        body, result = via.post(brevo, vector, URL, reply, {"api-key": KEY})
+    assert body == VECTOR
     assert result == SendResult(message_id=CREATED["messageId"], transport="brevo")
-    brevo.close()
 
 
-async def test_vector_async_exact_request() -> None:
-    brevo = BrevoTransport(api_key=KEY)
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(URL).mock(return_value=httpx.Response(201, json=CREATED))
-        result = await brevo.asend(vector_message())
-    request = route.calls.last.request
-    assert request.headers["api-key"] == KEY
-    assert request.headers["User-Agent"] == f"unisend/{__version__}"
-    assert json.loads(request.content) == VECTOR
-    assert result.message_id == CREATED["messageId"]
-    await brevo.aclose()
-
-
-def test_vector_matches_brevo_python() -> None:
+def test_vector_matches_brevo_python(vector: Message) -> None:
     sdk = sdk_request(
         sender={"name": "Acme Support", "email": "no-reply@acme.example"},
         to=[{"email": "alice@example.com", "name": "Alice Example"}, {"email": "bob@example.com"}],
@@ -140,7 +94,7 @@ def test_vector_matches_brevo_python() -> None:
         headers={"X-Order-Id": "1234", "X-Mailin-custom": '{"order_id": "1234"}'},
         tags=["order-confirmation"],
     )
-    ours = BrevoTransport(api_key=KEY)._build_request(vector_message())
+    ours = BrevoTransport(api_key=KEY)._build_request(vector)
     assert str(sdk.url) == URL and ours.path == "/v3/smtp/email"
     assert sdk.headers["api-key"] == KEY
     assert json.loads(sdk.content) == ours.json == VECTOR
@@ -172,7 +126,7 @@ def test_template_schedule_and_sandbox_match_brevo_python() -> None:
     assert ours["headers"] == {"X-Sib-Sandbox": "drop"}
 
 
-def test_provider_options_merge_into_the_body() -> None:
+def test_provider_options_merge_into_the_body(simple: Callable[..., Message]) -> None:
     message = simple(provider_options={"brevo": {"headers": {"idempotencyKey": "k-1"}}})
     body = BrevoTransport(api_key=KEY)._build_request(message).json
     assert body["headers"] == {"idempotencyKey": "k-1"}
@@ -197,129 +151,57 @@ def test_provider_options_merge_into_the_body() -> None:
         ({"subject": ""}, "an empty subject"),
     ],
 )
-def test_unsupported_fields_raise_before_io(overrides: dict[str, Any], field: str) -> None:
-    with respx.mock(assert_all_called=False) as router:
-        route = router.post(URL)
-        with pytest.raises(InvalidMessage) as caught:
-            BrevoTransport(api_key=KEY).send(simple(**overrides))
-    assert "brevo" in str(caught.value) and field in str(caught.value)
-    assert not route.called
+def test_unsupported_fields_raise_before_io(
+    via: Any, simple: Callable[..., Message], overrides: dict[str, Any], field: str
+) -> None:
+    text = via.invalid(BrevoTransport(api_key=KEY), simple(**overrides))
+    assert "brevo" in text and field in text
 
 
 # ---------------------------------------------------------------- errors
 
+RATE_HEADERS = {
+    "x-sib-ratelimit-limit": "10",
+    "x-sib-ratelimit-remaining": "0",
+    "x-sib-ratelimit-reset": "4",
+}
+UNRECOGNISED_IP = "We have detected you are using an unrecognised IP address"
+BLOCKLISTED = "user0@example.com is blocklisted"
+
 ERRORS = [
-    # status, body, headers, class, provider_code, rejected
-    (
-        401,
-        {"code": "unauthorized", "message": "Key not found"},
-        {},
-        AuthenticationError,
-        "unauthorized",
-        {},
-    ),
-    (
-        401,
-        {
-            "code": "unauthorized",
-            "message": "We have detected you are using an unrecognised IP address",
-        },
-        {},
-        AuthenticationError,
-        "unauthorized",
-        {},
-    ),
-    (
-        400,
-        {"code": "invalid_parameter", "message": "email is not valid in to: user0@example"},
-        {},
-        MessageRejected,
-        "invalid_parameter",
-        {},
-    ),
-    (
-        400,
-        {"code": "invalid_parameter", "message": "user0@example.com is blocklisted"},
-        {},
-        MessageRejected,
-        "invalid_parameter",
-        {"user0@example.com": "user0@example.com is blocklisted"},
-    ),
-    (
-        400,
-        {"code": "missing_parameter", "message": "subject is missing"},
-        {},
-        MessageRejected,
-        "missing_parameter",
-        {},
-    ),
-    (
-        400,
-        {"code": "duplicate_request", "message": "duplicate"},
-        {},
-        MessageRejected,
-        "duplicate_request",
-        {},
-    ),
-    (
-        402,
-        {"code": "not_enough_credits", "message": "Not enough credits"},
-        {},
-        ProviderError,
-        "not_enough_credits",
-        {},
-    ),
-    (
-        403,
-        {"code": "permission_denied", "message": "Unable to send email"},
-        {},
-        ProviderError,
-        "permission_denied",
-        {},
-    ),
-    (
-        400,
-        {"code": "account_under_validation", "message": "Your account is under validation"},
-        {},
-        ProviderError,
-        "account_under_validation",
-        {},
-    ),
-    (
-        429,
-        {"code": "too_many_requests", "message": "Too many requests"},
-        {
-            "x-sib-ratelimit-limit": "10",
-            "x-sib-ratelimit-remaining": "0",
-            "x-sib-ratelimit-reset": "4",
-        },
-        RateLimited,
-        "too_many_requests",
-        {},
-    ),
-    (500, {"code": "internal_error", "message": "boom"}, {}, TransientError, "internal_error", {}),
-    (502, "<html>Bad gateway</html>", {}, TransientError, None, {}),
+    # status, code, message (the body is {"code", "message"}; plain text without a code),
+    # class, rejected; a 429 carries RATE_HEADERS.
+    (401, "unauthorized", "Key not found", AuthenticationError, {}),
+    (401, "unauthorized", UNRECOGNISED_IP, AuthenticationError, {}),
+    (400, "invalid_parameter", "email is not valid in to: user0@example", MessageRejected, {}),
+    (400, "invalid_parameter", BLOCKLISTED, MessageRejected, {"user0@example.com": BLOCKLISTED}),
+    (400, "missing_parameter", "subject is missing", MessageRejected, {}),
+    (400, "duplicate_request", "duplicate", MessageRejected, {}),
+    (402, "not_enough_credits", "Not enough credits", ProviderError, {}),
+    (403, "permission_denied", "Unable to send email", ProviderError, {}),
+    (400, "account_under_validation", "Your account is under validation", ProviderError, {}),
+    (429, "too_many_requests", "Too many requests", RateLimited, {}),
+    (500, "internal_error", "boom", TransientError, {}),
+    (502, None, "<html>Bad gateway</html>", TransientError, {}),
 ]
 
 
-@pytest.mark.parametrize(("status", "body", "headers", "cls", "code", "rejected"), ERRORS)
+@pytest.mark.parametrize(("status", "code", "text", "cls", "rejected"), ERRORS)
 def test_error_mapping(
+    via: Any,
+    simple: Callable[..., Message],
     status: int,
-    body: Any,
-    headers: dict[str, str],
-    cls: type[Exception],
     code: str | None,
+    text: str,
+    cls: type[Exception],
     rejected: dict[str, str],
 ) -> None:
-    kwargs: dict[str, Any] = {"json": body} if isinstance(body, dict) else {"text": body}
-    with respx.mock() as router:
-        router.post(URL).mock(return_value=httpx.Response(status, headers=headers, **kwargs))
-        with pytest.raises(cls) as caught:
-            BrevoTransport(api_key=KEY).send(simple())
-    error = caught.value
+    body = {"code": code, "message": text} if code else text
+    headers = RATE_HEADERS if status == 429 else {}
+    error = via.refusal(BrevoTransport(api_key=KEY), simple(), URL, status, body, headers)
     assert type(error) is cls
-    assert error.status_code == status  # type: ignore[attr-defined]
-    assert error.provider_code == code  # type: ignore[attr-defined]
+    assert error.status_code == status
+    assert error.provider_code == code
     assert "<html>" not in str(error)
     if isinstance(error, MessageRejected):
         assert error.rejected == rejected
@@ -327,19 +209,21 @@ def test_error_mapping(
         assert error.retry_after == 4.0  # from x-sib-ratelimit-reset
 
 
-def test_retry_after_header_wins_over_the_reset_header() -> None:
+def test_retry_after_header_wins_over_the_reset_header(
+    via: Any, simple: Callable[..., Message]
+) -> None:
     headers = {"Retry-After": "9", "x-sib-ratelimit-reset": "2"}
-    with respx.mock() as router:
-        router.post(URL).mock(return_value=httpx.Response(429, headers=headers, json={}))
-        with pytest.raises(RateLimited) as caught:
-            BrevoTransport(api_key=KEY).send(simple())
-    assert caught.value.retry_after == 9.0
+    error = via.refusal(BrevoTransport(api_key=KEY), simple(), URL, 429, {}, headers)
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == 9.0
 
 
 # ---------------------------------------------------------------- no batch endpoint
 
 
-def test_send_many_sends_each_message_and_isolates_failures() -> None:
+def test_send_many_sends_each_message_and_isolates_failures(
+    simple: Callable[..., Message],
+) -> None:
     answers = [
         httpx.Response(201, json={"messageId": "<a@relay>"}),
         httpx.Response(400, json={"code": "invalid_parameter", "message": "bad"}),
@@ -357,11 +241,13 @@ def test_send_many_sends_each_message_and_isolates_failures() -> None:
     assert isinstance(results[2], SendResult) and results[2].message_id == "<c@relay>"
 
 
-async def test_send_many_and_asend_against_the_stub(stub: HttpStub) -> None:
+async def test_send_many_and_asend_against_the_stub(
+    stub: HttpStub, vector: Message, simple: Callable[..., Message]
+) -> None:
     brevo = BrevoTransport(api_key=KEY, base_url=stub.url)
     results = brevo.send_many([simple(i) for i in range(5)])
     later = await brevo.asend_many([simple(i) for i in range(3)])
-    single = await brevo.asend(vector_message())
+    single = await brevo.asend(vector)
     ids = [r.message_id for r in [*results, *later, single] if isinstance(r, SendResult)]
     assert len(set(ids)) == 9
     stats = stub.stats()
@@ -371,12 +257,11 @@ async def test_send_many_and_asend_against_the_stub(stub: HttpStub) -> None:
     await brevo.aclose()
 
 
-def test_invalid_message_in_send_many_raises_before_anything_is_sent() -> None:
-    with respx.mock(assert_all_called=False) as router:
-        route = router.post(URL)
-        with pytest.raises(InvalidMessage):
-            BrevoTransport(api_key=KEY).send_many([simple(0), simple(1, html=None, text="t")])
-    assert not route.called
+def test_invalid_message_in_send_many_raises_before_anything_is_sent(
+    via: Any, simple: Callable[..., Message]
+) -> None:
+    messages = [simple(0), simple(1, html=None, text="t")]
+    assert "text-only" in via.invalid(BrevoTransport(api_key=KEY), messages)
 
 
 # ---------------------------------------------------------------- configuration and secrecy
@@ -398,7 +283,9 @@ def test_from_url() -> None:
     assert isinstance(legacy, BrevoTransport) and legacy.base_url == "https://api.sendinblue.com"
 
 
-def test_secret_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_secret_never_in_repr_errors_or_logs(
+    caplog: pytest.LogCaptureFixture, simple: Callable[..., Message]
+) -> None:
     caplog.set_level(logging.DEBUG)
     brevo = BrevoTransport(api_key=KEY)
     assert KEY not in repr(brevo)

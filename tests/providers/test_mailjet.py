@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ from unisend import (
     Attachment,
     AuthenticationError,
     ConfigurationError,
-    InvalidMessage,
     Message,
     MessageRejected,
     ProviderError,
@@ -31,7 +31,6 @@ from unisend import (
     TransientError,
     from_url,
 )
-from unisend._version import __version__
 from unisend.transports.mailjet import MailjetTransport
 
 KEY, SECRET = "mj-public-key-81c3", "mj-secret-key-9d0e"
@@ -151,37 +150,6 @@ V31_SCHEMA = {
 }
 
 
-def vector_message(**overrides: Any) -> Message:
-    """The logical message of providers.md §7."""
-    fields: dict[str, Any] = {
-        "sender": "Acme Support <no-reply@acme.example>",
-        "to": ["Alice Example <alice@example.com>", "bob@example.com"],
-        "cc": "Carol <carol@example.com>",
-        "bcc": "dave@example.com",
-        "reply_to": "Help Desk <help@acme.example>",
-        "subject": "Your order #1234 — confirmée ✓",
-        "text": "Hello Alice,\nYour order has shipped.",
-        "html": "<p>Hello Alice,</p><p>Your order has <b>shipped</b>.</p>",
-        "attachments": [Attachment("invoice.txt", b"Invoice 1234\n", "text/plain")],
-        "headers": {"X-Order-Id": "1234"},
-        "tags": ["order-confirmation"],
-        "metadata": {"order_id": "1234"},
-    }
-    fields.update(overrides)
-    return Message(**fields)
-
-
-def simple(n: int = 0, **overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "sender": "ann@example.com",
-        "to": f"user{n}@example.com",
-        "subject": f"Hello {n}",
-        "text": "Hi",
-    }
-    fields.update(overrides)
-    return Message(**fields)
-
-
 def transport(**kwargs: Any) -> MailjetTransport:
     return MailjetTransport(api_key=KEY, secret_key=SECRET, **kwargs)
 
@@ -214,18 +182,11 @@ def failed(code: str, status: int, text: str, related: list[str]) -> dict[str, A
 # ---------------------------------------------------------------- the §7 vector
 
 
-def test_vector_sync_exact_request() -> None:
-    mailjet = transport()
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(URL).mock(return_value=httpx.Response(200, json=SUCCESS))
-        result = mailjet.send(vector_message())
-    request = route.calls.last.request
-    assert request.method == "POST"
-    assert str(request.url) == URL
-    assert request.headers["Authorization"] == BASIC
-    assert request.headers["User-Agent"] == f"unisend/{__version__}"
-    assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.content) == VECTOR
+def test_vector_request_is_exact(via: Any, vector: Message) -> None:
+    with transport() as mailjet:
+        reply = httpx.Response(200, json=SUCCESS)
+        body, result = via.post(mailjet, vector, URL, reply, {"Authorization": BASIC})
+    assert body == VECTOR
     assert result.message_id == "5764607546551546"  # the first recipient's, as text
     assert result.recipient_ids == {
         "alice@example.com": "5764607546551546",
@@ -233,23 +194,9 @@ def test_vector_sync_exact_request() -> None:
         "carol@example.com": "11",
         "dave@example.com": "12",
     }
-    mailjet.close()
 
 
-async def test_vector_async_exact_request() -> None:
-    mailjet = transport()
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(URL).mock(return_value=httpx.Response(200, json=SUCCESS))
-        result = await mailjet.asend(vector_message())
-    request = route.calls.last.request
-    assert request.headers["Authorization"] == BASIC
-    assert request.headers["User-Agent"] == f"unisend/{__version__}"
-    assert json.loads(request.content) == VECTOR
-    assert result.message_id == "5764607546551546"
-    await mailjet.aclose()
-
-
-def test_vector_matches_mailjet_rest_builders(tmp_path: Path) -> None:
+def test_vector_matches_mailjet_rest_builders(tmp_path: Path, vector: Message) -> None:
     invoice = tmp_path / "invoice.txt"
     invoice.write_bytes(b"Invoice 1234\n")
     builder = (
@@ -272,12 +219,12 @@ def test_vector_matches_mailjet_rest_builders(tmp_path: Path) -> None:
     message["CustomCampaign"] = "order-confirmation"  # type: ignore[typeddict-unknown-key]
     message["EventPayload"] = '{"order_id": "1234"}'
     sdk = SendPayloadBuilder().add_message(message).build()
-    built = transport()._build_request(vector_message()).json
+    built = transport()._build_request(vector).json
     assert built == sdk == VECTOR
     jsonschema.validate(built, V31_SCHEMA)
 
 
-def test_sandbox_template_and_inline_image_payload() -> None:
+def test_sandbox_template_and_inline_image_payload(simple: Callable[..., Message]) -> None:
     png = b"\x89PNG\r\n\x1a\nfake"
     message = simple(
         text=None,
@@ -331,13 +278,11 @@ def test_sandbox_template_and_inline_image_payload() -> None:
         ({"template_id": "welcome"}, "template_id 'welcome'"),
     ],
 )
-def test_unsupported_fields_raise_before_io(overrides: dict[str, Any], field: str) -> None:
-    with respx.mock(assert_all_called=False) as router:
-        route = router.post(URL)
-        with pytest.raises(InvalidMessage) as caught:
-            transport().send(simple(**overrides))
-    assert "mailjet" in str(caught.value) and field in str(caught.value)
-    assert not route.called
+def test_unsupported_fields_raise_before_io(
+    via: Any, overrides: dict[str, Any], field: str, simple: Callable[..., Message]
+) -> None:
+    text = via.invalid(transport(), simple(**overrides))
+    assert "mailjet" in text and field in text
 
 
 # ---------------------------------------------------------------- errors
@@ -427,22 +372,19 @@ ERRORS = [
 
 @pytest.mark.parametrize(("status", "body", "headers", "cls", "code", "rejected"), ERRORS)
 def test_error_mapping(
+    via: Any,
     status: int,
     body: Any,
     headers: dict[str, str],
     cls: type[Exception],
     code: str | None,
     rejected: dict[str, str],
+    simple: Callable[..., Message],
 ) -> None:
-    kwargs: dict[str, Any] = {"json": body} if isinstance(body, dict) else {"text": body}
-    with respx.mock() as router:
-        router.post(URL).mock(return_value=httpx.Response(status, headers=headers, **kwargs))
-        with pytest.raises(cls) as caught:
-            transport().send(simple())
-    error = caught.value
+    error = via.refusal(transport(), simple(), URL, status, body, headers)
     assert type(error) is cls
-    assert error.status_code == status  # type: ignore[attr-defined]
-    assert error.provider_code == code  # type: ignore[attr-defined]
+    assert error.status_code == status
+    assert error.provider_code == code
     if isinstance(error, MessageRejected):
         assert error.rejected == rejected
     if isinstance(error, RateLimited):
@@ -452,7 +394,9 @@ def test_error_mapping(
 # ---------------------------------------------------------------- batches
 
 
-def test_partly_failed_batch_at_http_400_is_reported_per_message() -> None:
+def test_partly_failed_batch_at_http_400_is_reported_per_message(
+    simple: Callable[..., Message],
+) -> None:
     messages = [simple(0), simple(1), simple(2)]
     answer = {
         "Messages": [
@@ -476,7 +420,9 @@ def test_partly_failed_batch_at_http_400_is_reported_per_message() -> None:
     assert isinstance(results[2], SendResult) and results[2].message_id == "300"
 
 
-async def test_async_whole_batch_failure_reports_every_message() -> None:
+async def test_async_whole_batch_failure_reports_every_message(
+    simple: Callable[..., Message],
+) -> None:
     body = {"ErrorCode": "mj-0015", "ErrorMessage": AUTH, "StatusCode": 401}
     mailjet = transport()
     with respx.mock() as router:
@@ -486,17 +432,14 @@ async def test_async_whole_batch_failure_reports_every_message() -> None:
     await mailjet.aclose()
 
 
-def test_invalid_message_in_batch_raises_before_anything_is_sent() -> None:
-    with respx.mock(assert_all_called=False) as router:
-        route = router.post(URL)
-        with pytest.raises(InvalidMessage, match="send_at"):
-            transport().send_many(
-                [simple(0), simple(1, send_at=datetime(2030, 1, 1, tzinfo=timezone.utc))]
-            )
-    assert not route.called
+def test_invalid_message_in_batch_raises_before_anything_is_sent(
+    via: Any, simple: Callable[..., Message]
+) -> None:
+    messages = [simple(0), simple(1, send_at=datetime(2030, 1, 1, tzinfo=timezone.utc))]
+    assert "send_at" in via.invalid(transport(), messages)
 
 
-def test_batches_of_50_against_the_stub(stub: HttpStub) -> None:
+def test_batches_of_50_against_the_stub(stub: HttpStub, simple: Callable[..., Message]) -> None:
     messages = [simple(i) for i in range(101)]
     with transport(base_url=stub.url) as mailjet:
         results = mailjet.send_many(messages)
@@ -509,10 +452,10 @@ def test_batches_of_50_against_the_stub(stub: HttpStub) -> None:
     assert stats["too_many"] == 0
 
 
-async def test_send_and_asend_against_the_stub(stub: HttpStub) -> None:
+async def test_send_and_asend_against_the_stub(stub: HttpStub, vector: Message) -> None:
     mailjet = transport(base_url=stub.url)
-    first = mailjet.send(vector_message())
-    second = await mailjet.asend(vector_message())
+    first = mailjet.send(vector)
+    second = await mailjet.asend(vector)
     assert first.message_id and second.message_id and first.message_id != second.message_id
     assert first.recipient_ids == {"rcpt@example.com": first.message_id}
     assert stub.stats()["by_route"] == {"mailjet": 2}
@@ -543,7 +486,9 @@ def test_from_url() -> None:
     assert isinstance(local, MailjetTransport) and local.base_url == "http://127.0.0.1:1"
 
 
-def test_secrets_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_never_in_repr_errors_or_logs(
+    caplog: pytest.LogCaptureFixture, simple: Callable[..., Message]
+) -> None:
     caplog.set_level(logging.DEBUG)
     mailjet = transport()
     for secret in (KEY, SECRET, BASIC):
@@ -561,7 +506,9 @@ def test_secrets_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) 
     assert caplog.records
 
 
-def test_batch_failed_at_403_with_per_message_list_is_reported_per_message() -> None:
+def test_batch_failed_at_403_with_per_message_list_is_reported_per_message(
+    simple: Callable[..., Message],
+) -> None:
     answer = {
         "Messages": [
             failed("send-0008", 403, SENDER, ["From"]),
@@ -576,7 +523,7 @@ def test_batch_failed_at_403_with_per_message_list_is_reported_per_message() -> 
     assert results[1].rejected == {"user1@example.com": INVALID}
 
 
-def test_unreadable_success_is_an_ambiguous_transient_error() -> None:
+def test_unreadable_success_is_an_ambiguous_transient_error(simple: Callable[..., Message]) -> None:
     with respx.mock() as router:
         router.post(URL).mock(return_value=httpx.Response(200, text="<html>ok</html>"))
         with pytest.raises(TransientError) as caught:
@@ -586,7 +533,9 @@ def test_unreadable_success_is_an_ambiguous_transient_error() -> None:
     assert all(isinstance(r, TransientError) and r.ambiguous for r in results)
 
 
-async def test_async_batches_of_50_against_the_stub(stub: HttpStub) -> None:
+async def test_async_batches_of_50_against_the_stub(
+    stub: HttpStub, simple: Callable[..., Message]
+) -> None:
     mailjet = transport(base_url=stub.url, sandbox=True)
     results = await mailjet.asend_many([simple(i) for i in range(60)])
     assert [isinstance(r, SendResult) for r in results] == [True] * 60

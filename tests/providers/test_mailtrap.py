@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -21,7 +22,6 @@ from unisend import (
     Attachment,
     AuthenticationError,
     ConfigurationError,
-    InvalidMessage,
     Message,
     MessageRejected,
     ProviderError,
@@ -30,7 +30,6 @@ from unisend import (
     TransientError,
     from_url,
 )
-from unisend._version import __version__
 from unisend.transports import MailtrapTransport
 
 TOKEN = "mt-token-5d1e8b2a94c0"
@@ -83,18 +82,10 @@ def ok(ids: list[str]) -> httpx.Response:
 def test_vector_request_is_exact(
     via: Any, vector: Message, kwargs: dict[str, Any], url: str
 ) -> None:
-    answer = ok(FOUR_IDS) if not kwargs.get("sandbox") else ok(FOUR_IDS[:1])
-    with respx.mock(assert_all_called=False) as mock:
-        route = mock.post(url).mock(return_value=answer)
-        result = via.send(MailtrapTransport(token=TOKEN, **kwargs), vector)
-    assert route.call_count == 1
-    request = route.calls.last.request
-    assert request.method == "POST"
-    assert str(request.url) == url
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
-    assert request.headers["user-agent"] == f"unisend/{__version__}"
-    assert request.headers["content-type"] == "application/json"
-    assert json.loads(request.content) == VECTOR_BODY
+    reply = ok(FOUR_IDS) if not kwargs.get("sandbox") else ok(FOUR_IDS[:1])
+    transport = MailtrapTransport(token=TOKEN, **kwargs)
+    body, result = via.post(transport, vector, url, reply, {"authorization": f"Bearer {TOKEN}"})
+    assert body == VECTOR_BODY
     assert result.message_id == FOUR_IDS[0]
     assert result.transport == "mailtrap"
 
@@ -245,14 +236,9 @@ def test_what_mailtrap_cannot_carry_raises_before_any_request(
     via: Any, vector_factory: Callable[..., Message], overrides: dict[str, Any], field: str
 ) -> None:
     message = vector_factory(**overrides)
-    with respx.mock(assert_all_called=False) as mock:
-        send = mock.post(SEND).mock(return_value=ok(FOUR_IDS))
-        batch = mock.post(BATCH).mock(return_value=httpx.Response(200, json={}))
-        with pytest.raises(InvalidMessage, match=rf"mailtrap.*{field}"):
-            via.send(MailtrapTransport(token=TOKEN), message)
-        with pytest.raises(InvalidMessage, match=field):
-            via.send_many(MailtrapTransport(token=TOKEN), [vector_factory(), message])
-    assert send.call_count == 0 and batch.call_count == 0
+    assert re.search(rf"mailtrap.*{field}", via.invalid(MailtrapTransport(token=TOKEN), message))
+    many = via.invalid(MailtrapTransport(token=TOKEN), [vector_factory(), message])
+    assert re.search(field, many)
 
 
 # ---------------------------------------------------------------- batches
@@ -367,16 +353,8 @@ def test_error_mapping(
     cls: type[Exception],
     text: str,
 ) -> None:
-    response = (
-        httpx.Response(status, json=body, headers=headers)
-        if isinstance(body, dict)
-        else httpx.Response(status, text=body, headers=headers)
-    )
-    with respx.mock(assert_all_called=False) as mock:
-        mock.post(SEND).mock(return_value=response)
-        with pytest.raises(cls) as caught:
-            via.send(MailtrapTransport(token=TOKEN, name="mt-main"), vector)
-    error = caught.value
+    transport = MailtrapTransport(token=TOKEN, name="mt-main")
+    error = via.refusal(transport, vector, SEND, status, body, headers)
     assert type(error) is cls
     assert error.status_code == status
     assert error.transport == "mt-main"
@@ -404,6 +382,7 @@ def test_network_failures_are_transient(via: Any, vector: Message) -> None:
     [
         ({"token": ""}, "token"),
         ({"token": "abc\ndef"}, "token"),
+        ({"token": "abc def"}, "token contains whitespace"),
         ({"token": TOKEN, "sandbox": True}, "inbox_id"),
         ({"token": TOKEN, "sandbox": True, "inbox_id": "12/../x"}, "inbox_id must be a number"),
         ({"token": TOKEN, "inbox_id": 5}, "only used with sandbox"),

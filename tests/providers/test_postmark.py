@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.mime.image import MIMEImage
 from typing import Any
@@ -28,7 +29,6 @@ from unisend import (
     TransientError,
     from_url,
 )
-from unisend._version import __version__
 from unisend.transports.postmark import PostmarkTransport
 
 TOKEN = "pm-server-token-5f2a9c"
@@ -62,37 +62,6 @@ VECTOR: dict[str, Any] = {
 }
 
 
-def vector_message(**overrides: Any) -> Message:
-    """The logical message of providers.md §7."""
-    fields: dict[str, Any] = {
-        "sender": "Acme Support <no-reply@acme.example>",
-        "to": ["Alice Example <alice@example.com>", "bob@example.com"],
-        "cc": "Carol <carol@example.com>",
-        "bcc": "dave@example.com",
-        "reply_to": "Help Desk <help@acme.example>",
-        "subject": "Your order #1234 — confirmée ✓",
-        "text": "Hello Alice,\nYour order has shipped.",
-        "html": "<p>Hello Alice,</p><p>Your order has <b>shipped</b>.</p>",
-        "attachments": [Attachment("invoice.txt", b"Invoice 1234\n", "text/plain")],
-        "headers": {"X-Order-Id": "1234"},
-        "tags": ["order-confirmation"],
-        "metadata": {"order_id": "1234"},
-    }
-    fields.update(overrides)
-    return Message(**fields)
-
-
-def simple(n: int = 0, **overrides: Any) -> Message:
-    fields: dict[str, Any] = {
-        "sender": "ann@example.com",
-        "to": f"user{n}@example.com",
-        "subject": f"Hello {n}",
-        "text": "Hi",
-    }
-    fields.update(overrides)
-    return Message(**fields)
-
-
 def body_of(request: httpx.Request) -> Any:
     return json.loads(request.content)
 
@@ -106,40 +75,17 @@ def sdk_body(**fields: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- the §7 vector
 
 
-def test_vector_sync_exact_request() -> None:
-    transport = PostmarkTransport(server_token=TOKEN)
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(URL).mock(return_value=httpx.Response(200, json=OK))
-        result = transport.send(vector_message())
-    request = route.calls.last.request
-    assert request.method == "POST"
-    assert str(request.url) == URL
-    assert request.headers["X-Postmark-Server-Token"] == TOKEN
-    assert request.headers["Accept"] == "application/json"
-    assert request.headers["Content-Type"] == "application/json"
-    assert request.headers["User-Agent"] == f"unisend/{__version__}"
-    assert body_of(request) == VECTOR
-    assert result == SendResult(message_id=OK["MessageID"], transport="postmark")
-    transport.close()
+@pytest.mark.parametrize("name", [None, "pm-primary"])
+def test_vector_request_is_exact(via: Any, vector: Message, name: str | None) -> None:
+    headers = {"X-Postmark-Server-Token": TOKEN, "Accept": "application/json"}
+    with PostmarkTransport(server_token=TOKEN, name=name) as transport:
+        body, result = via.post(transport, vector, URL, httpx.Response(200, json=OK), headers)
+    assert body == VECTOR
+    assert result == SendResult(message_id=OK["MessageID"], transport=name or "postmark")
 
 
-async def test_vector_async_exact_request() -> None:
-    transport = PostmarkTransport(server_token=TOKEN, name="pm-primary")
-    with respx.mock(assert_all_called=True) as router:
-        route = router.post(URL).mock(return_value=httpx.Response(200, json=OK))
-        result = await transport.asend(vector_message())
-    request = route.calls.last.request
-    assert str(request.url) == URL
-    assert request.headers["X-Postmark-Server-Token"] == TOKEN
-    assert request.headers["User-Agent"] == f"unisend/{__version__}"
-    assert body_of(request) == VECTOR
-    assert result.message_id == OK["MessageID"]
-    assert result.transport == "pm-primary"
-    await transport.aclose()
-
-
-def test_vector_matches_postmarker() -> None:
-    built = PostmarkTransport(server_token=TOKEN)._build_request(vector_message()).json
+def test_vector_matches_postmarker(vector: Message) -> None:
+    built = PostmarkTransport(server_token=TOKEN)._build_request(vector).json
     sdk = sdk_body(
         From="Acme Support <no-reply@acme.example>",
         To="Alice Example <alice@example.com>, bob@example.com",
@@ -158,7 +104,7 @@ def test_vector_matches_postmarker() -> None:
     assert built == sdk == VECTOR
 
 
-def test_inline_image_matches_postmarker_cid_form() -> None:
+def test_inline_image_matches_postmarker_cid_form(simple: Callable[..., Message]) -> None:
     png = b"\x89PNG\r\n\x1a\nfake"
     message = simple(
         html='<img src="cid:logo">',
@@ -199,7 +145,7 @@ def test_template_matches_postmarker() -> None:
     assert "TemplateId" not in alias.json
 
 
-def test_provider_options_merge_into_the_body() -> None:
+def test_provider_options_merge_into_the_body(simple: Callable[..., Message]) -> None:
     message = simple(provider_options={"postmark": {"TrackOpens": True}, "brevo": {"x": 1}})
     body = PostmarkTransport(server_token=TOKEN)._build_request(message).json
     assert body["TrackOpens"] is True
@@ -218,15 +164,12 @@ def test_provider_options_merge_into_the_body() -> None:
         ({"template_id": "7", "subject": "", "text": "body"}, "text together with template_id"),
     ],
 )
-def test_unsupported_fields_raise_before_io(overrides: dict[str, Any], field: str) -> None:
-    transport = PostmarkTransport(server_token=TOKEN)
-    with respx.mock(assert_all_called=False) as router:
-        route = router.post(URL)
-        with pytest.raises(InvalidMessage) as caught:
-            transport.send(simple(**overrides))
-    assert "postmark" in str(caught.value)
-    assert field in str(caught.value)
-    assert not route.called
+def test_unsupported_fields_raise_before_io(
+    via: Any, overrides: dict[str, Any], field: str, simple: Callable[..., Message]
+) -> None:
+    text = via.invalid(PostmarkTransport(server_token=TOKEN), simple(**overrides))
+    assert "postmark" in text
+    assert field in text
 
 
 def test_message_without_sender_raises() -> None:
@@ -238,7 +181,7 @@ def test_message_without_sender_raises() -> None:
 # ---------------------------------------------------------------- responses and errors
 
 
-def test_partly_inactive_recipients_are_reported_on_success() -> None:
+def test_partly_inactive_recipients_are_reported_on_success(simple: Callable[..., Message]) -> None:
     answer = {
         **OK,
         "Message": "Message OK, but will not deliver to these inactive addresses: "
@@ -268,82 +211,49 @@ NOT_SIGNATURE = (
     "'From' field of your messages."
 )
 
+INVALID_TO = "Invalid 'To' address: 'user0@example'."
+
 ERRORS = [
-    # status, body, headers, class, provider_code, rejected
-    (422, {"ErrorCode": 10, "Message": NO_TOKEN}, {}, AuthenticationError, "10", {}),
-    (401, {"ErrorCode": 10, "Message": "Bad token"}, {}, AuthenticationError, "10", {}),
-    (
-        422,
-        {"ErrorCode": 300, "Message": "Invalid 'To' address: 'user0@example'."},
-        {},
-        MessageRejected,
-        "300",
-        {"user0@example": "Invalid 'To' address: 'user0@example'."},
-    ),
-    (422, {"ErrorCode": 300, "Message": NOT_SIGNATURE}, {}, ProviderError, "300", {}),
-    (
-        422,
-        {"ErrorCode": 400, "Message": "Sender signature not found"},
-        {},
-        ProviderError,
-        "400",
-        {},
-    ),
-    (
-        422,
-        {"ErrorCode": 401, "Message": "Sender signature not confirmed"},
-        {},
-        ProviderError,
-        "401",
-        {},
-    ),
-    (422, {"ErrorCode": 402, "Message": "Invalid JSON"}, {}, MessageRejected, "402", {}),
-    (422, {"ErrorCode": 405, "Message": "Not allowed to send"}, {}, ProviderError, "405", {}),
-    (
-        422,
-        {"ErrorCode": 406, "Message": INACTIVE},
-        {},
-        MessageRejected,
-        "406",
-        {"user0@example.com": INACTIVE},
-    ),
-    (
-        422,
-        {"ErrorCode": 411, "Message": "Forbidden attachment type"},
-        {},
-        MessageRejected,
-        "411",
-        {},
-    ),
-    (422, {"ErrorCode": 412, "Message": "Account pending approval"}, {}, ProviderError, "412", {}),
-    (422, {"ErrorCode": 100, "Message": "Maintenance"}, {}, TransientError, "100", {}),
-    (422, {"ErrorCode": 429, "Message": "Rate limit exceeded"}, {}, RateLimited, "429", {}),
-    (429, {"ErrorCode": 429, "Message": "Slow down"}, {"Retry-After": "7"}, RateLimited, "429", {}),
-    (500, {"ErrorCode": 0, "Message": "Internal error"}, {}, TransientError, "0", {}),
-    (503, "<html>Service Unavailable</html>", {}, TransientError, None, {}),
-    (403, "<html><body>Forbidden by the edge</body></html>", {}, ProviderError, None, {}),
+    # status, ErrorCode, Message (the body is {"ErrorCode", "Message"}; plain text without
+    # a code), class, rejected; a 429 carries Retry-After: 7.
+    (422, 10, NO_TOKEN, AuthenticationError, {}),
+    (401, 10, "Bad token", AuthenticationError, {}),
+    (422, 300, INVALID_TO, MessageRejected, {"user0@example": INVALID_TO}),
+    (422, 300, NOT_SIGNATURE, ProviderError, {}),
+    (422, 400, "Sender signature not found", ProviderError, {}),
+    (422, 401, "Sender signature not confirmed", ProviderError, {}),
+    (422, 402, "Invalid JSON", MessageRejected, {}),
+    (422, 405, "Not allowed to send", ProviderError, {}),
+    (422, 406, INACTIVE, MessageRejected, {"user0@example.com": INACTIVE}),
+    (422, 411, "Forbidden attachment type", MessageRejected, {}),
+    (422, 412, "Account pending approval", ProviderError, {}),
+    (422, 100, "Maintenance", TransientError, {}),
+    (422, 429, "Rate limit exceeded", RateLimited, {}),
+    (429, 429, "Slow down", RateLimited, {}),
+    (500, 0, "Internal error", TransientError, {}),
+    (503, None, "<html>Service Unavailable</html>", TransientError, {}),
+    (403, None, "<html><body>Forbidden by the edge</body></html>", ProviderError, {}),
 ]
 
 
-@pytest.mark.parametrize(("status", "body", "headers", "cls", "code", "rejected"), ERRORS)
+@pytest.mark.parametrize(("status", "code", "text", "cls", "rejected"), ERRORS)
 def test_error_mapping(
+    via: Any,
     status: int,
-    body: Any,
-    headers: dict[str, str],
+    code: int | None,
+    text: str,
     cls: type[Exception],
-    code: str | None,
     rejected: dict[str, str],
+    simple: Callable[..., Message],
 ) -> None:
-    kwargs: dict[str, Any] = {"json": body} if isinstance(body, dict) else {"text": body}
-    with respx.mock() as router:
-        router.post(URL).mock(return_value=httpx.Response(status, headers=headers, **kwargs))
-        with pytest.raises(cls) as caught:
-            PostmarkTransport(server_token=TOKEN).send(simple())
-    error = caught.value
+    body = text if code is None else {"ErrorCode": code, "Message": text}
+    headers = {"Retry-After": "7"} if status == 429 else {}
+    transport = PostmarkTransport(server_token=TOKEN)
+    error = via.refusal(transport, simple(), URL, status, body, headers)
     assert type(error) is cls
-    assert error.status_code == status  # type: ignore[attr-defined]
-    assert error.provider_code == code  # type: ignore[attr-defined]
-    assert error.transport == "postmark"  # type: ignore[attr-defined]
+    assert error.status_code == status
+    assert error.provider_code == (None if code is None else str(code))
+    assert error.transport == "postmark"
     assert "<html>" not in str(error)
     if isinstance(error, MessageRejected):
         assert error.rejected == rejected
@@ -355,7 +265,7 @@ def test_error_mapping(
 # ---------------------------------------------------------------- batches
 
 
-def test_batch_keeps_order_and_reports_per_message_failures() -> None:
+def test_batch_keeps_order_and_reports_per_message_failures(simple: Callable[..., Message]) -> None:
     messages = [simple(0), simple(1), simple(2)]
     answer = [
         {**OK, "MessageID": "id-0"},
@@ -381,7 +291,9 @@ def test_batch_keeps_order_and_reports_per_message_failures() -> None:
     assert isinstance(results[2], SendResult) and results[2].message_id == "id-2"
 
 
-async def test_async_batch_whole_request_failure_reports_every_message() -> None:
+async def test_async_batch_whole_request_failure_reports_every_message(
+    simple: Callable[..., Message],
+) -> None:
     transport = PostmarkTransport(server_token=TOKEN)
     with respx.mock() as router:
         router.post(BATCH_URL).mock(
@@ -392,7 +304,7 @@ async def test_async_batch_whole_request_failure_reports_every_message() -> None
     await transport.aclose()
 
 
-def test_mixed_template_and_plain_batches_keep_input_order() -> None:
+def test_mixed_template_and_plain_batches_keep_input_order(simple: Callable[..., Message]) -> None:
     template = simple(9, subject="", text=None, template_id="welcome", template_data={"a": 1})
     messages = [simple(0), template, simple(1)]
     with respx.mock() as router:
@@ -415,15 +327,14 @@ def test_mixed_template_and_plain_batches_keep_input_order() -> None:
     assert body_of(templated.calls.last.request)["Messages"][0]["TemplateAlias"] == "welcome"
 
 
-def test_invalid_message_in_batch_raises_before_anything_is_sent() -> None:
-    with respx.mock(assert_all_called=False) as router:
-        route = router.post(BATCH_URL)
-        with pytest.raises(InvalidMessage, match="second tag"):
-            PostmarkTransport(server_token=TOKEN).send_many([simple(0), simple(1, tags=["a", "b"])])
-    assert not route.called
+def test_invalid_message_in_batch_raises_before_anything_is_sent(
+    via: Any, simple: Callable[..., Message]
+) -> None:
+    messages = [simple(0), simple(1, tags=["a", "b"])]
+    assert "second tag" in via.invalid(PostmarkTransport(server_token=TOKEN), messages)
 
 
-def test_batches_of_500_against_the_stub(stub: HttpStub) -> None:
+def test_batches_of_500_against_the_stub(stub: HttpStub, simple: Callable[..., Message]) -> None:
     messages = [simple(i) for i in range(1001)]
     with PostmarkTransport(server_token=TOKEN, base_url=stub.url) as transport:
         results = transport.send_many(messages)
@@ -437,17 +348,17 @@ def test_batches_of_500_against_the_stub(stub: HttpStub) -> None:
     assert stats["too_many"] == 0
 
 
-async def test_send_and_asend_against_the_stub(stub: HttpStub) -> None:
+async def test_send_and_asend_against_the_stub(stub: HttpStub, vector: Message) -> None:
     transport = PostmarkTransport(server_token=TOKEN, base_url=stub.url)
-    first = transport.send(vector_message())
-    second = await transport.asend(vector_message())
+    first = transport.send(vector)
+    second = await transport.asend(vector)
     assert first.message_id and second.message_id and first.message_id != second.message_id
     assert stub.stats()["by_route"] == {"postmark": 2}
     transport.close()
     await transport.aclose()
 
 
-def test_stub_fault_maps_to_rate_limited(stub: HttpStub) -> None:
+def test_stub_fault_maps_to_rate_limited(stub: HttpStub, simple: Callable[..., Message]) -> None:
     transport = PostmarkTransport(server_token=TOKEN, base_url=stub.fault_url(429))
     with pytest.raises(RateLimited) as caught:
         transport.send(simple())
@@ -458,7 +369,9 @@ def test_stub_fault_maps_to_rate_limited(stub: HttpStub) -> None:
 # ---------------------------------------------------------------- sandbox and configuration
 
 
-def test_sandbox_uses_the_test_token_and_needs_no_server_token() -> None:
+def test_sandbox_uses_the_test_token_and_needs_no_server_token(
+    simple: Callable[..., Message],
+) -> None:
     with respx.mock() as router:
         route = router.post(URL).mock(return_value=httpx.Response(200, json=OK))
         PostmarkTransport(sandbox=True).send(simple())
@@ -497,7 +410,9 @@ def test_from_url() -> None:
     assert TOKEN not in str(caught.value)
 
 
-def test_secret_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_secret_never_in_repr_errors_or_logs(
+    caplog: pytest.LogCaptureFixture, simple: Callable[..., Message]
+) -> None:
     caplog.set_level(logging.DEBUG)
     transport = PostmarkTransport(server_token=TOKEN)
     assert TOKEN not in repr(transport) and TOKEN not in str(transport)
@@ -512,7 +427,7 @@ def test_secret_never_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -
     assert caplog.records  # httpx did log the request: the check above is meaningful
 
 
-def test_connection_refused_is_transient_and_not_ambiguous() -> None:
+def test_connection_refused_is_transient_and_not_ambiguous(simple: Callable[..., Message]) -> None:
     import socket
 
     with socket.socket() as sock:
@@ -525,7 +440,9 @@ def test_connection_refused_is_transient_and_not_ambiguous() -> None:
     assert TOKEN not in str(caught.value)
 
 
-def test_batch_answer_of_the_wrong_length_is_ambiguous_for_every_message() -> None:
+def test_batch_answer_of_the_wrong_length_is_ambiguous_for_every_message(
+    simple: Callable[..., Message],
+) -> None:
     with respx.mock() as router:
         router.post(BATCH_URL).mock(return_value=httpx.Response(200, json=[OK]))
         results = PostmarkTransport(server_token=TOKEN).send_many([simple(0), simple(1)])
@@ -539,7 +456,9 @@ def test_only_ascii_digits_make_a_template_id() -> None:
     assert body["TemplateModel"] == {}
 
 
-async def test_async_batches_against_the_stub(stub: HttpStub) -> None:
+async def test_async_batches_against_the_stub(
+    stub: HttpStub, simple: Callable[..., Message]
+) -> None:
     transport = PostmarkTransport(server_token=TOKEN, base_url=stub.url)
     results = await transport.asend_many([simple(i) for i in range(501)])
     assert [isinstance(r, SendResult) for r in results] == [True] * 501

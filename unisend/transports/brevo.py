@@ -14,23 +14,30 @@ import json
 import mimetypes
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._errors import (
-    AuthenticationError,
-    ConfigurationError,
-    InvalidMessage,
-    MessageRejected,
-    ProviderError,
-    RateLimited,
-    SendError,
-)
-from .._message import Address, Attachment, Message, check_no_control
+from .._errors import AuthenticationError, MessageRejected, ProviderError, RateLimited, SendError
+from .._message import Address, Attachment, Message
 from .._result import SendResult
 from .._url import UrlSpec
-from ._http import ApiRequest, ErrorDetails, HttpTransport, http_kwargs_from_spec, merge_options
+from ._http import (
+    ApiRequest,
+    ErrorDetails,
+    HttpOptions,
+    HttpTransport,
+    http_kwargs_from_spec,
+    is_number,
+    merge_options,
+    request_json,
+    require_credential,
+    response_json,
+    snippet,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Brevo ``code`` -> error class; codes not listed fall back to the HTTP status table.
 ERROR_CLASSES: Mapping[str, type[SendError]] = {
@@ -71,36 +78,15 @@ class BrevoTransport(HttpTransport):
         *,
         api_key: str | None = None,
         sandbox: bool = False,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        name: str | None = None,
-        min_tls: str = "1.2",
-        ca_file: str | None = None,
-        client: httpx.Client | None = None,
-        async_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        if not api_key:
-            raise ConfigurationError(
-                "BrevoTransport needs api_key= (an API key from Brevo's SMTP & API settings; "
-                "not the SMTP key)"
-            )
-        try:
-            check_no_control("api_key", api_key)
-        except ValueError:
-            raise ConfigurationError(
-                "api_key contains a control character (a stray newline?); copy it again"
-            ) from None
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            name=name,
-            min_tls=min_tls,
-            ca_file=ca_file,
-            client=client,
-            async_client=async_client,
+        api_key = require_credential(
+            "BrevoTransport",
+            "api_key",
+            api_key,
+            "an API key from Brevo's SMTP & API settings; not the SMTP key",
         )
+        super().__init__(**options)
         self._api_key = api_key
         self.sandbox = sandbox
 
@@ -117,11 +103,8 @@ class BrevoTransport(HttpTransport):
 
     def _payload(self, message: Message) -> dict[str, Any]:
         template = message.template_id
-        if message.sender is None and template is None:
-            raise InvalidMessage(
-                "brevo: the message has no sender; set Message(sender=...) or "
-                "Mailer(default_sender=...)"
-            )
+        if template is None:
+            self.require_sender(message)  # a template may bring its own
         if len(message.reply_to) > 1:
             self.unsupported("a second reply_to address", "Brevo takes one replyTo")
         payload: dict[str, Any] = {}
@@ -143,7 +126,7 @@ class BrevoTransport(HttpTransport):
                         f"{field_name} together with template_id",
                         "Brevo ignores the bodies when a template is used",
                     )
-            if not _is_number(template):
+            if not is_number(template):
                 self.unsupported(f"template_id {template!r}", "Brevo template ids are numbers")
             payload["templateId"] = int(template)
             if message.template_data is not None:
@@ -198,7 +181,7 @@ class BrevoTransport(HttpTransport):
     # ------------------------------------------------------------ response -> result
 
     def _parse_response(self, message: Message, response: httpx.Response) -> SendResult:
-        data = _json(response)
+        data = response_json(response)
         message_id = data.get("messageId") if isinstance(data, dict) else None
         if message_id is None and isinstance(data, dict):
             ids = data.get("messageIds")
@@ -211,10 +194,9 @@ class BrevoTransport(HttpTransport):
     # ------------------------------------------------------------ failures
 
     def _error_details(self, response: httpx.Response) -> ErrorDetails:
-        data = _json(response)
+        data = response_json(response)
         if not isinstance(data, dict):
-            text = response.text.strip()
-            return ErrorDetails(text="" if text.startswith("<") else text[:200])
+            return ErrorDetails(text=snippet(response))
         text = str(data.get("message") or "")
         code = data.get("code")
         recipients = _request_recipients(response)
@@ -251,18 +233,8 @@ def _iso_utc(moment: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _request_recipients(response: httpx.Response) -> list[str]:
-    try:
-        body = json.loads(response.request.content)
-    except (RuntimeError, ValueError):
-        return []
+    body = request_json(response)
     if not isinstance(body, dict):
         return []
     return [
@@ -271,11 +243,6 @@ def _request_recipients(response: httpx.Response) -> list[str]:
         for item in body.get(key) or []
         if isinstance(item, dict) and item.get("email")
     ]
-
-
-def _is_number(value: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also accepts other scripts' digits)."""
-    return value.isascii() and value.isdigit()
 
 
 def from_spec(spec: UrlSpec) -> BrevoTransport:

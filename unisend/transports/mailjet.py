@@ -9,23 +9,30 @@ import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._errors import (
-    AuthenticationError,
-    ConfigurationError,
-    InvalidMessage,
-    MessageRejected,
-    ProviderError,
-    SendError,
-    TransientError,
-)
-from .._message import Address, Message, check_no_control
+from .._errors import AuthenticationError, MessageRejected, ProviderError, SendError
+from .._message import Address, Message
 from .._result import SendResult
 from .._url import UrlSpec
-from ._http import ApiRequest, ErrorDetails, HttpTransport, http_kwargs_from_spec, merge_options
+from ._http import (
+    ApiRequest,
+    ErrorDetails,
+    HttpOptions,
+    HttpTransport,
+    http_kwargs_from_spec,
+    is_number,
+    merge_options,
+    request_json,
+    require_credential,
+    response_json,
+    snippet,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Mailjet ErrorCode -> error class; codes not listed fall back to the HTTP status table.
 ERROR_CLASSES: Mapping[str, type[SendError]] = {
@@ -69,33 +76,12 @@ class MailjetTransport(HttpTransport):
         api_key: str | None = None,
         secret_key: str | None = None,
         sandbox: bool = False,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        name: str | None = None,
-        min_tls: str = "1.2",
-        ca_file: str | None = None,
-        client: httpx.Client | None = None,
-        async_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        for keyword, value in (("api_key", api_key), ("secret_key", secret_key)):
-            if not value:
-                raise ConfigurationError(
-                    f"MailjetTransport needs {keyword}= (from Mailjet's account settings, "
-                    "API key management)"
-                )
-            _check_secret(keyword, value)
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            name=name,
-            min_tls=min_tls,
-            ca_file=ca_file,
-            client=client,
-            async_client=async_client,
-        )
-        assert api_key and secret_key  # checked above; narrows the types
+        where = "from Mailjet's account settings, API key management"
+        api_key = require_credential("MailjetTransport", "api_key", api_key, where)
+        secret_key = require_credential("MailjetTransport", "secret_key", secret_key, where)
+        super().__init__(**options)
         self._api_key = api_key
         self._secret_key = secret_key
         self._basic = base64.b64encode(f"{api_key}:{secret_key}".encode()).decode("ascii")
@@ -114,18 +100,14 @@ class MailjetTransport(HttpTransport):
 
     def _message(self, message: Message) -> dict[str, Any]:
         """One element of ``Messages``."""
-        if message.sender is None:
-            raise InvalidMessage(
-                "mailjet: the message has no sender; set Message(sender=...) or "
-                "Mailer(default_sender=...)"
-            )
+        sender = self.require_sender(message)
         if len(message.reply_to) > 1:
             self.unsupported("a second reply_to address", "Mailjet takes one ReplyTo")
         if len(message.tags) > 1:
             self.unsupported("a second tag", "Mailjet takes one CustomCampaign per message")
         if message.send_at is not None:
             self.unsupported("send_at", "Mailjet's Send API v3.1 has no scheduled sending")
-        item: dict[str, Any] = {"From": _address(message.sender), "To": _addresses(message.to)}
+        item: dict[str, Any] = {"From": _address(sender), "To": _addresses(message.to)}
         if message.cc:
             item["Cc"] = _addresses(message.cc)
         if message.bcc:
@@ -139,7 +121,7 @@ class MailjetTransport(HttpTransport):
         if message.html is not None:
             item["HTMLPart"] = message.html
         if message.template_id is not None:
-            if not _is_number(message.template_id):
+            if not is_number(message.template_id):
                 self.unsupported(
                     f"template_id {message.template_id!r}", "Mailjet template ids are numbers"
                 )
@@ -220,7 +202,7 @@ class MailjetTransport(HttpTransport):
         self, messages: Sequence[Message], response: httpx.Response
     ) -> list[SendResult | SendError] | None:
         """Per-message outcomes from ``{"Messages": [...]}``, or None if it is not there."""
-        data = _json(response)
+        data = response_json(response)
         items = data.get("Messages") if isinstance(data, dict) else None
         if not isinstance(items, list) or len(items) != len(messages):
             return None
@@ -251,21 +233,12 @@ class MailjetTransport(HttpTransport):
                     first = message_id
         return SendResult(message_id=first, transport=self.name, recipient_ids=ids)
 
-    def _unreadable(self, response: httpx.Response) -> SendError:
-        return TransientError(
-            f"mailjet answered {response.status_code} with a body unisend cannot read; "
-            "the message may have been accepted",
-            transport=self.name,
-            status_code=response.status_code,
-            ambiguous=True,
-        )
-
     # ------------------------------------------------------------ failures
 
     def _error_details(self, response: httpx.Response) -> ErrorDetails:
-        data = _json(response)
+        data = response_json(response)
         if not isinstance(data, dict):
-            return ErrorDetails(text=_snippet(response))
+            return ErrorDetails(text=snippet(response))
         items = data.get("Messages")
         if isinstance(items, list):
             # One message answered with its own Errors list (HTTP 400).
@@ -286,15 +259,6 @@ class MailjetTransport(HttpTransport):
         return ERROR_CLASSES.get(details.provider_code) or super()._error_class(status, details)
 
 
-def _check_secret(keyword: str, value: str) -> None:
-    try:
-        check_no_control(keyword, value)
-    except ValueError:
-        raise ConfigurationError(
-            f"{keyword} contains a control character (a stray newline?); copy it again"
-        ) from None
-
-
 def _address(address: Address) -> dict[str, str]:
     return (
         {"Email": address.email, "Name": address.name} if address.name else {"Email": address.email}
@@ -312,18 +276,6 @@ def _envelope(message: Message) -> dict[str, Any]:
         "Cc": _addresses(message.cc),
         "Bcc": _addresses(message.bcc),
     }
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _snippet(response: httpx.Response) -> str:
-    text = response.text.strip()
-    return (response.reason_phrase or "error") if text.startswith("<") or not text else text[:200]
 
 
 def _details(
@@ -357,17 +309,9 @@ def _related_address(related: str, message: Mapping[str, Any] | None) -> str | N
 
 def _request_message(response: httpx.Response) -> Mapping[str, Any] | None:
     """The first message object of the request that failed."""
-    try:
-        body = json.loads(response.request.content)
-    except (RuntimeError, ValueError):
-        return None
+    body = request_json(response)
     items = body.get("Messages") if isinstance(body, dict) else None
     return items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else None
-
-
-def _is_number(value: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also accepts other scripts' digits)."""
-    return value.isascii() and value.isdigit()
 
 
 def from_spec(spec: UrlSpec) -> MailjetTransport:

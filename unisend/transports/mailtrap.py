@@ -12,16 +12,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from .._errors import ConfigurationError, MessageRejected, ProviderError, SendError, TransientError
+from .._errors import ConfigurationError, MessageRejected, ProviderError, SendError
 from .._message import Message
 from .._result import SendResult
 from .._url import UrlSpec
-from ._http import ApiRequest, ErrorDetails, HttpTransport, http_kwargs_from_spec, merge_options
-from .sendgrid import address_json, attachment_json, check_credential, require_sender
+from ._http import (
+    ApiRequest,
+    ErrorDetails,
+    HttpOptions,
+    HttpTransport,
+    http_kwargs_from_spec,
+    merge_options,
+    require_credential,
+    response_json,
+)
+from .sendgrid import address_json, attachment_json, recipients_json
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 SENDING_URL = "https://send.api.mailtrap.io"
 BULK_URL = "https://bulk.api.mailtrap.io"
@@ -53,16 +65,11 @@ class MailtrapTransport(HttpTransport):
         sandbox: bool = False,
         inbox_id: int | str | None = None,
         bulk: bool = False,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        name: str | None = None,
-        min_tls: str = "1.2",
-        ca_file: str | None = None,
-        client: httpx.Client | None = None,
-        async_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        self._token = check_credential("MailtrapTransport", "token", token)
+        self._token = require_credential(
+            "MailtrapTransport", "token", token, "an API token", spaces=False
+        )
         if sandbox and bulk:
             raise ConfigurationError(
                 "MailtrapTransport: sandbox=True and bulk=True exclude each other; "
@@ -78,18 +85,9 @@ class MailtrapTransport(HttpTransport):
                 "MailtrapTransport: inbox_id is only used with sandbox=True "
                 "(or the mailtrap+sandbox:// URL)"
             )
-        if base_url is None:
-            base_url = SANDBOX_URL if sandbox else BULK_URL if bulk else SENDING_URL
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            name=name,
-            min_tls=min_tls,
-            ca_file=ca_file,
-            client=client,
-            async_client=async_client,
-        )
+        if options.get("base_url") is None:
+            options["base_url"] = SANDBOX_URL if sandbox else BULK_URL if bulk else SENDING_URL
+        super().__init__(**options)
 
     # ------------------------------------------------------------ hooks
 
@@ -109,19 +107,12 @@ class MailtrapTransport(HttpTransport):
     def payload(self, message: Message) -> dict[str, Any]:
         """The ``/api/send`` JSON body for ``message`` (no I/O); raises InvalidMessage for
         what Mailtrap cannot carry."""
-        sender = require_sender(self.default_name, message)
+        sender = self.require_sender(message)
         if message.send_at is not None:
             self.unsupported("send_at", "Mailtrap has no scheduled sending")
         if len(message.tags) > 1:
             self.unsupported("more than one tag", "Mailtrap's category holds exactly one")
-        body: dict[str, Any] = {
-            "from": address_json(sender),
-            "to": [address_json(a) for a in message.to],
-        }
-        if message.cc:
-            body["cc"] = [address_json(a) for a in message.cc]
-        if message.bcc:
-            body["bcc"] = [address_json(a) for a in message.bcc]
+        body: dict[str, Any] = {"from": address_json(sender), **recipients_json(message)}
         headers = dict(message.headers)
         if len(message.reply_to) == 1:
             body["reply_to"] = address_json(message.reply_to[0])
@@ -185,10 +176,7 @@ class MailtrapTransport(HttpTransport):
         )
 
     def _error_details(self, response: httpx.Response) -> ErrorDetails:
-        try:
-            document = response.json()
-        except ValueError:
-            return ErrorDetails(text=response.text.strip()[:500])
+        document = response_json(response)
         if not isinstance(document, Mapping):
             return ErrorDetails(text=response.text.strip()[:500])
         return ErrorDetails(text=_errors_text(document))
@@ -215,13 +203,11 @@ class MailtrapTransport(HttpTransport):
         items = document.get("responses")
         if not isinstance(items, list) or len(items) != len(messages):
             # Cannot tell which messages went out: report each as ambiguous, never as sent.
-            error = TransientError(
+            error = self._unreadable(
+                response,
                 f"mailtrap: the batch answer has no per-message result for each of the "
                 f"{len(messages)} messages ({_errors_text(document) or 'no detail'}); "
                 "some may have been accepted",
-                transport=self.name,
-                status_code=response.status_code,
-                ambiguous=True,
             )
             return [error] * len(messages)
         results: list[SendResult | SendError] = []
@@ -257,10 +243,7 @@ def _check_inbox_id(inbox_id: int | str | None) -> str:
 
 
 def _json(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        document = response.json()
-    except ValueError:
-        return {}
+    document = response_json(response)
     return document if isinstance(document, Mapping) else {}
 
 
@@ -285,9 +268,6 @@ def from_spec(spec: UrlSpec) -> MailtrapTransport:
     query = dict(spec.query)
     inbox_id = query.pop("inbox_id", None)
     kwargs = http_kwargs_from_spec(replace(spec, query=query), MailtrapTransport)
-    for key in ("token", "client", "async_client"):
-        if key in kwargs:
-            raise ConfigurationError(f"{spec.display}: {key} cannot be given as a query parameter")
     if spec.scheme == "mailtrap+sandbox":
         kwargs["sandbox"] = True
     return MailtrapTransport(token=token, inbox_id=inbox_id, **kwargs)

@@ -7,27 +7,40 @@ Field mapping, error codes and limits are documented in ``docs/providers/postmar
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._errors import (
     AuthenticationError,
     ConfigurationError,
-    InvalidMessage,
     MessageRejected,
     ProviderError,
     RateLimited,
     SendError,
     TransientError,
 )
-from .._message import Address, Message, check_no_control
+from .._message import Address, Message
 from .._result import SendResult
 from .._url import UrlSpec
-from ._http import ApiRequest, ErrorDetails, HttpTransport, http_kwargs_from_spec, merge_options
+from ._http import (
+    ApiRequest,
+    ErrorDetails,
+    HttpOptions,
+    HttpTransport,
+    http_kwargs_from_spec,
+    is_number,
+    merge_options,
+    request_json,
+    require_credential,
+    response_json,
+    snippet,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: The token Postmark accepts for validation without delivery (its documented test mode).
 TEST_TOKEN = "POSTMARK_API_TEST"
@@ -81,33 +94,19 @@ class PostmarkTransport(HttpTransport):
         server_token: str | None = None,
         message_stream: str = "outbound",
         sandbox: bool = False,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        name: str | None = None,
-        min_tls: str = "1.2",
-        ca_file: str | None = None,
-        client: httpx.Client | None = None,
-        async_client: httpx.AsyncClient | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        if not sandbox and not server_token:
-            raise ConfigurationError(
-                "PostmarkTransport needs server_token= (the Server API token of a Postmark "
-                "server), or sandbox=True to validate with Postmark's test token"
+        if server_token or not sandbox:
+            require_credential(
+                "PostmarkTransport",
+                "server_token",
+                server_token,
+                "the Server API token of a Postmark server, or sandbox=True to validate with "
+                "Postmark's test token",
             )
-        _check_secret("server_token", server_token or "")
         if not message_stream or not message_stream.strip():
             raise ConfigurationError("PostmarkTransport: message_stream must not be empty")
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            name=name,
-            min_tls=min_tls,
-            ca_file=ca_file,
-            client=client,
-            async_client=async_client,
-        )
+        super().__init__(**options)
         self._token = server_token or ""
         self.message_stream = message_stream
         self.sandbox = sandbox
@@ -127,14 +126,13 @@ class PostmarkTransport(HttpTransport):
 
     def _payload(self, message: Message) -> dict[str, Any]:
         """The JSON object of one message (also one element of a batch)."""
-        if message.sender is None:
-            raise self._no_sender()
+        sender = self.require_sender(message)
         if len(message.tags) > 1:
             self.unsupported("a second tag", "Postmark takes one Tag per message")
         if message.send_at is not None:
             self.unsupported("send_at", "Postmark has no scheduled sending")
         payload: dict[str, Any] = {
-            "From": str(message.sender),
+            "From": str(sender),
             "To": _join(message.to),
         }
         if message.cc:
@@ -150,7 +148,7 @@ class PostmarkTransport(HttpTransport):
                         f"{field_name} together with template_id",
                         "a Postmark template supplies its own subject and bodies",
                     )
-            key = "TemplateId" if _is_number(message.template_id) else "TemplateAlias"
+            key = "TemplateId" if is_number(message.template_id) else "TemplateAlias"
             payload[key] = int(message.template_id) if key == "TemplateId" else message.template_id
             payload["TemplateModel"] = dict(message.template_data or {})
         else:
@@ -178,12 +176,6 @@ class PostmarkTransport(HttpTransport):
         payload["MessageStream"] = self.message_stream
         return merge_options(payload, self.options_for(message))
 
-    def _no_sender(self) -> InvalidMessage:
-        return InvalidMessage(
-            "postmark: the message has no sender; set Message(sender=...) or "
-            "Mailer(default_sender=...)"
-        )
-
     def _build_request(self, message: Message) -> ApiRequest:
         path = "/email/withTemplate" if message.template_id is not None else "/email"
         return ApiRequest(path=path, json=self._payload(message), headers=_ACCEPT)
@@ -199,7 +191,7 @@ class PostmarkTransport(HttpTransport):
     # ------------------------------------------------------------ response -> result
 
     def _parse_response(self, message: Message, response: httpx.Response) -> SendResult:
-        data = _json(response)
+        data = response_json(response)
         if not isinstance(data, dict):
             raise self._unreadable(response)
         return self._result(message, data)
@@ -217,7 +209,7 @@ class PostmarkTransport(HttpTransport):
     def _parse_batch(
         self, messages: Sequence[Message], response: httpx.Response
     ) -> list[SendResult | SendError]:
-        data = _json(response)
+        data = response_json(response)
         if not isinstance(data, list) or len(data) != len(messages):
             error = self._unreadable(response)
             return [error] * len(messages)
@@ -232,22 +224,12 @@ class PostmarkTransport(HttpTransport):
             outcomes.append(self._make_error(422, details))
         return outcomes
 
-    def _unreadable(self, response: httpx.Response) -> SendError:
-        # A 2xx we cannot read: the provider may have accepted the message(s).
-        return TransientError(
-            f"postmark answered {response.status_code} with a body unisend cannot read; "
-            "the message may have been accepted",
-            transport=self.name,
-            status_code=response.status_code,
-            ambiguous=True,
-        )
-
     # ------------------------------------------------------------ failures
 
     def _error_details(self, response: httpx.Response) -> ErrorDetails:
-        data = _json(response)
+        data = response_json(response)
         if not isinstance(data, dict):
-            return ErrorDetails(text=_snippet(response))
+            return ErrorDetails(text=snippet(response))
         return _details(data, None, _request_recipients(response))
 
     def _error_class(self, status: int, details: ErrorDetails) -> type[SendError]:
@@ -280,32 +262,8 @@ class PostmarkTransport(HttpTransport):
         return plan
 
 
-def _check_secret(keyword: str, value: str) -> None:
-    try:
-        check_no_control(keyword, value)
-    except ValueError:
-        raise ConfigurationError(
-            f"{keyword} contains a control character (a stray newline?); copy it again"
-        ) from None
-
-
 def _join(addresses: Sequence[Address]) -> str:
     return ", ".join(str(address) for address in addresses)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _snippet(response: httpx.Response) -> str:
-    text = response.text.strip()
-    if text.startswith("<"):
-        # An HTML page from the network edge, not the API (e.g. a 403 from a proxy).
-        return response.reason_phrase or "error"
-    return text[:200]
 
 
 def _inactive(text: str, message: Message | None, recipients: Sequence[str] = ()) -> list[str]:
@@ -337,10 +295,7 @@ def _details(
 
 def _request_recipients(response: httpx.Response) -> list[str]:
     """The addresses the failed request was sent to (so ``rejected`` keeps their spelling)."""
-    try:
-        body = json.loads(response.request.content)
-    except (RuntimeError, ValueError):
-        return []
+    body = request_json(response)
     if not isinstance(body, dict):
         return []
     found: list[str] = []
@@ -350,11 +305,6 @@ def _request_recipients(response: httpx.Response) -> list[str]:
             if "@" in email:
                 found.append(email)
     return found
-
-
-def _is_number(value: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also accepts other scripts' digits)."""
-    return value.isascii() and value.isdigit()
 
 
 def from_spec(spec: UrlSpec) -> PostmarkTransport:

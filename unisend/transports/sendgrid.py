@@ -9,47 +9,37 @@ sender and attachment set, so different messages cannot share one request.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from .._errors import ConfigurationError, InvalidMessage, ProviderError, SendError
+from .._errors import ProviderError, SendError
 from .._message import Address, Attachment, Message
 from .._result import SendResult
 from .._url import UrlSpec
-from ._http import ApiRequest, ErrorDetails, HttpTransport, http_kwargs_from_spec, merge_options
+from ._http import (
+    ApiRequest,
+    ErrorDetails,
+    HttpOptions,
+    HttpTransport,
+    http_kwargs_from_spec,
+    merge_options,
+    request_json,
+    require_credential,
+    response_json,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 SEND_PATH = "/v3/mail/send"
 
 # 401 is also SendGrid's answer to an exhausted plan (sendgrid-nodejs#1032): a quota
 # problem of this route, not bad credentials.
 _QUOTA_401 = re.compile(r"maximum credits exceeded", re.IGNORECASE)
-
-
-def check_credential(owner: str, keyword: str, value: object) -> str:
-    """Return ``value`` if it is a usable credential; never echo it in the error."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{owner} needs {keyword}=... (got none or an empty value)")
-    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise ConfigurationError(
-            f"{owner}: {keyword} contains whitespace or control characters; "
-            "copy the credential again without line breaks or spaces"
-        )
-    return value
-
-
-def require_sender(provider: str, message: Message) -> Address:
-    """The message's sender, or InvalidMessage before any I/O."""
-    if message.sender is None:
-        raise InvalidMessage(
-            f"{provider}: the message has no sender; set Message(sender=...) or "
-            "Mailer(..., default_sender=...)"
-        )
-    return message.sender
 
 
 def address_json(address: Address) -> dict[str, str]:
@@ -61,6 +51,17 @@ def address_json(address: Address) -> dict[str, str]:
     if address.name:
         item["name"] = address.name
     return item
+
+
+def recipients_json(message: Message) -> dict[str, Any]:
+    """``{"to", "cc"?, "bcc"?}``: the recipient lists in the shape SendGrid (one
+    personalization) and Mailtrap (the body) share."""
+    lists = {"to": message.to, "cc": message.cc, "bcc": message.bcc}
+    return {
+        key: [address_json(address) for address in addresses]
+        for key, addresses in lists.items()
+        if addresses or key == "to"
+    }
 
 
 def attachment_json(attachment: Attachment) -> dict[str, str]:
@@ -91,31 +92,17 @@ class SendGridTransport(HttpTransport):
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization"})
 
     def __init__(
-        self,
-        *,
-        api_key: str,
-        sandbox: bool = False,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        name: str | None = None,
-        min_tls: str = "1.2",
-        ca_file: str | None = None,
-        client: httpx.Client | None = None,
-        async_client: httpx.AsyncClient | None = None,
+        self, *, api_key: str, sandbox: bool = False, **options: Unpack[HttpOptions]
     ) -> None:
-        self._api_key = check_credential("SendGridTransport", "api_key", api_key)
-        self.sandbox = sandbox
-        super().__init__(
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            name=name,
-            min_tls=min_tls,
-            ca_file=ca_file,
-            client=client,
-            async_client=async_client,
+        self._api_key = require_credential(
+            "SendGridTransport",
+            "api_key",
+            api_key,
+            "an API key with the Mail Send scope",
+            spaces=False,
         )
+        self.sandbox = sandbox
+        super().__init__(**options)
 
     # ------------------------------------------------------------ hooks
 
@@ -131,12 +118,8 @@ class SendGridTransport(HttpTransport):
     def payload(self, message: Message) -> dict[str, Any]:
         """The Mail Send JSON body for ``message`` (no I/O); raises InvalidMessage for
         what SendGrid cannot carry."""
-        sender = require_sender(self.default_name, message)
-        personalization: dict[str, Any] = {"to": [address_json(a) for a in message.to]}
-        if message.cc:
-            personalization["cc"] = [address_json(a) for a in message.cc]
-        if message.bcc:
-            personalization["bcc"] = [address_json(a) for a in message.bcc]
+        sender = self.require_sender(message)
+        personalization = recipients_json(message)
         body: dict[str, Any] = {
             "personalizations": [personalization],
             "from": address_json(sender),
@@ -214,10 +197,7 @@ class SendGridTransport(HttpTransport):
 
 def error_text(response: httpx.Response) -> str:
     """``message (field: f)`` for each item of SendGrid's ``{"errors": [...]}``."""
-    try:
-        document = response.json()
-    except ValueError:
-        return response.text.strip()[:500]
+    document = response_json(response)
     errors = document.get("errors") if isinstance(document, Mapping) else None
     if not isinstance(errors, list):
         return response.text.strip()[:500]
@@ -240,11 +220,7 @@ _RECIPIENT_FIELD = re.compile(r"personalizations\.(\d+)\.(to|cc|bcc)\.(\d+)\.ema
 def rejected_recipients(response: httpx.Response) -> dict[str, str]:
     """Recipients an error names by field path (``personalizations.0.to.1.email``),
     looked up in the request that was sent, mapped to SendGrid's message."""
-    try:
-        document = response.json()
-        sent = json.loads(response.request.content)
-    except (ValueError, RuntimeError):  # not JSON, or no request attached
-        return {}
+    document, sent = response_json(response), request_json(response)
     errors = document.get("errors") if isinstance(document, Mapping) else None
     rejected: dict[str, str] = {}
     for error in errors if isinstance(errors, list) else []:
@@ -266,11 +242,7 @@ def from_spec(spec: UrlSpec) -> SendGridTransport:
     api_key = spec.require(
         "the API key (write it as sendgrid://API_KEY@default)", spec.password or spec.username
     )
-    kwargs = http_kwargs_from_spec(spec, SendGridTransport)
-    for key in ("api_key", "client", "async_client"):
-        if key in kwargs:
-            raise ConfigurationError(f"{spec.display}: {key} cannot be given as a query parameter")
-    return SendGridTransport(api_key=api_key, **kwargs)
+    return SendGridTransport(api_key=api_key, **http_kwargs_from_spec(spec, SendGridTransport))
 
 
 __all__ = ["SendGridTransport"]
