@@ -471,3 +471,19 @@ def test_failover_and_roundrobin_are_built_and_nest() -> None:
 def test_composition_unknown_option_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="'bogus'"):
         from_url("failover(memory:// console://)?bogus=1")
+
+
+def test_smtp_credentials_in_the_query_are_refused_without_echo() -> None:
+    from unisend import ConfigurationError, from_url
+
+    with pytest.raises(ConfigurationError, match="user part") as caught:
+        from_url("smtp://mail.example.com?password=hunter2-secret")
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_provider_url_user_part_is_masked_whole() -> None:
+    from unisend._redact import redact_url
+
+    assert redact_url("mailjet://PUBKEY:SECRET@default") == "mailjet://***@default"
+    assert redact_url("smtp://ann:SECRET@mx.example.com") == "smtp://ann:***@mx.example.com"
+    assert redact_url("brevo://***@default?api_key=K1&timeout=3").endswith("api_key=***&timeout=3")

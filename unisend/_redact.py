@@ -14,18 +14,31 @@ MASK = "***"
 # Header names that always carry a credential, whatever the provider declares.
 ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
+_USER_IS_NAME = frozenset({"smtp://", "smtps://"})
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^@/\s()]*)@")
 
 
 def redact_url(url: str) -> str:
-    """``smtp://user:pass@host`` -> ``smtp://user:***@host``; a bare token is masked whole."""
+    """``smtp://user:pass@host`` -> ``smtp://user:***@host``; in any other scheme the
+    whole user part is a credential (``mailjet://KEY:SECRET@`` -> ``mailjet://***@``)."""
 
     def mask(match: re.Match[str]) -> str:
+        scheme = match.group("scheme")
         user, sep, _password = match.group("userinfo").partition(":")
-        shown = f"{user}:{MASK}" if sep else MASK
-        return f"{match.group('scheme')}{shown}@"
+        # An SMTP user name is an account name; in provider URLs the user part is a key.
+        keep_user = sep and scheme.lower() in _USER_IS_NAME
+        shown = f"{user}:{MASK}" if keep_user else MASK
+        return f"{scheme}{shown}@"
 
-    return _USERINFO.sub(mask, url)
+    url = _USERINFO.sub(mask, url)
+    return _SECRET_QUERY.sub(lambda m: f"{m.group('key')}{MASK}", url)
+
+
+_SECRET_QUERY = re.compile(
+    r"(?P<key>[?&](?:api_key|apikey|key|secret|secret_key|token|server_token|password|pass)=)"
+    r"(?P<value>[^&\s)]*)",
+    re.IGNORECASE,
+)
 
 
 def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str] = ()) -> dict[str, str]:

@@ -35,6 +35,11 @@ SCHEMES: dict[str, str] = {
     "sandbox": "unisend.transports.sandbox:from_spec",
 }
 
+#: Constructor keywords that carry secrets: they come from the URL's user part only.
+CREDENTIAL_KEYWORDS = frozenset(
+    {"username", "password", "api_key", "secret_key", "server_token", "token"}
+)
+
 #: composition name -> "module:factory"; each factory takes (children, UrlSpec of the query).
 COMPOSITIONS: dict[str, str] = {
     "failover": "unisend._routing:failover_from_spec",
@@ -72,11 +77,20 @@ class UrlSpec:
         params = _parameters(factory)
         kwargs: dict[str, Any] = {}
         for key, raw in self.query.items():
+            if key in CREDENTIAL_KEYWORDS:
+                raise ConfigurationError(
+                    f"{self.display}: put the credential in the URL's user part "
+                    f"(scheme://USER:SECRET@host or scheme://KEY@default), not in ?{key}="
+                )
             if key in skip:
                 continue
             param = params.get(key)
             if param is None or not _url_settable(param):
-                known = sorted(p for p in params if p not in skip and _url_settable(params[p]))
+                known = sorted(
+                    p
+                    for p in params
+                    if p not in skip and p not in CREDENTIAL_KEYWORDS and _url_settable(params[p])
+                )
                 raise ConfigurationError(
                     f"{self.display}: unknown query parameter {key!r}; "
                     f"this scheme takes {', '.join(known) or 'none'}"
