@@ -7,6 +7,16 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._bulk import (
+    ASYNC_CONCURRENCY,
+    SYNC_CONCURRENCY,
+    adeliver_all,
+    asend_batched,
+    batch_limit,
+    check_concurrency,
+    deliver_all,
+    send_batched,
+)
 from ._errors import InvalidMessage, SendError
 from ._message import Address, Message
 from ._result import SendResult
@@ -75,19 +85,25 @@ class Mailer(_BaseMailer):
         """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
         return self.transport.deliver(self._prepare(message), self.retry)
 
-    def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
+    def send_many(
+        self, messages: Sequence[Message], *, concurrency: int = SYNC_CONCURRENCY
+    ) -> list[SendResult | SendError]:
         """Send many; each item is a SendResult or the SendError of that message, in order.
 
         Every message is validated first: an invalid one raises before anything is sent.
+        A transport with a batch endpoint (Postmark, Mailtrap, Mailjet) gets the list in
+        batches (``concurrency`` does not apply), and the retryable failures are sent
+        again as a batch, per the retry policy. Otherwise each message is sent with retry
+        (and failover), ``concurrency`` at a time: 1 (the default) sends one after the
+        other in this thread, so one SMTP connection serves them all; more uses that many
+        worker threads, which pays off for the HTTP transports (their client is shared
+        safely between threads) and for ``SMTPTransport(pool_size=N)`` up to N.
         """
+        check_concurrency(concurrency)
         prepared = [self._prepare(message) for message in messages]
-        results: list[SendResult | SendError] = []
-        for message in prepared:
-            try:
-                results.append(self.transport.deliver(message, self.retry))
-            except SendError as exc:
-                results.append(exc)
-        return results
+        if batch_limit(self.transport):
+            return send_batched(self.transport, prepared, self.retry)
+        return deliver_all(self.transport, prepared, self.retry, concurrency)
 
     def close(self) -> None:
         """Close the transport's connections."""
@@ -112,16 +128,16 @@ class AsyncMailer(_BaseMailer):
         """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
         return await self.transport.adeliver(self._prepare(message), self.retry)
 
-    async def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
-        """Async :meth:`Mailer.send_many`."""
+    async def send_many(
+        self, messages: Sequence[Message], *, concurrency: int = ASYNC_CONCURRENCY
+    ) -> list[SendResult | SendError]:
+        """Async :meth:`Mailer.send_many`, with at most ``concurrency`` messages in flight
+        (default 32; batch endpoints are used as in :meth:`Mailer.send_many`)."""
+        check_concurrency(concurrency)
         prepared = [self._prepare(message) for message in messages]
-        results: list[SendResult | SendError] = []
-        for message in prepared:
-            try:
-                results.append(await self.transport.adeliver(message, self.retry))
-            except SendError as exc:
-                results.append(exc)
-        return results
+        if batch_limit(self.transport):
+            return await asend_batched(self.transport, prepared, self.retry)
+        return await adeliver_all(self.transport, prepared, self.retry, concurrency)
 
     async def aclose(self) -> None:
         """Close the transport's connections."""

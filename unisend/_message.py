@@ -7,6 +7,7 @@ needing SMTPUTF8) and the control-character rule of every header-bearing field.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -71,47 +72,62 @@ def check_no_control(field: str, value: str, *, allow_tab: bool = False) -> str:
     return value
 
 
-def _ascii_domain(domain: str, field: str) -> str:
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def _ascii_domain(domain: str) -> str:
+    """The domain in ASCII (punycode for IDN); raises ``ValueError`` with the problem."""
     if domain.startswith("[") and domain.endswith("]"):
         return domain  # address literal, e.g. [127.0.0.1]
     if not domain or domain.endswith(".") or ".." in domain:
-        raise InvalidMessage(f"{field}: {domain!r} is not a valid domain")
+        raise ValueError(f"{domain!r} is not a valid domain")
     if domain.isascii():
         ascii_domain = domain.lower()
         labels = ascii_domain.split(".")
-        if any(
-            not re.fullmatch(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", label) for label in labels
-        ):
-            raise InvalidMessage(f"{field}: {domain!r} is not a valid domain")
+        if any(not _LABEL.fullmatch(label) for label in labels):
+            raise ValueError(f"{domain!r} is not a valid domain")
         if any(label.startswith("xn--") for label in labels):
-            _idna_encode(ascii_domain, field)
+            _idna_encode(ascii_domain)
         return ascii_domain
-    return _idna_encode(domain, field)
+    return _idna_encode(domain)
 
 
-def _idna_encode(domain: str, field: str) -> str:
+def _idna_encode(domain: str) -> str:
     try:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise InvalidMessage(f"{field}: {domain!r} is not a valid domain ({exc})") from None
+        raise ValueError(f"{domain!r} is not a valid domain ({exc})") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyse_email(email: str) -> tuple[str, str]:
+    """``(ascii_email_or_empty, problem_or_empty)`` for ``email``.
+
+    Cached: bulk mail repeats its senders and recipients, and an address is checked both
+    where a field parses it and where the model validates it.
+    """
+    if email != email.strip() or (" " in email and not email.startswith('"')):
+        return "", f"{email!r} must not contain spaces"
+    local, sep, domain = email.rpartition("@")
+    if not sep or not local or not domain:
+        return "", f"{email!r} is not an email address; write it as user@example.com"
+    if not (_DOT_ATOM.fullmatch(local) or _QUOTED_LOCAL.fullmatch(local)):
+        return "", f"the local part of {email!r} is not valid"
+    if len(local.encode()) > 64:
+        return "", f"the local part of {email!r} is over 64 octets"
+    try:
+        ascii_domain = _ascii_domain(domain)
+    except ValueError as exc:
+        return "", str(exc)
+    return (f"{local}@{ascii_domain}" if local.isascii() else ""), ""
 
 
 def _check_email(email: str, field: str) -> tuple[str, str]:
     """Validate ``email`` and return ``(email, ascii_email_or_empty)``."""
     check_no_control(field, email)
-    if email != email.strip() or (" " in email and not email.startswith('"')):
-        raise InvalidMessage(f"{field}: {email!r} must not contain spaces")
-    local, sep, domain = email.rpartition("@")
-    if not sep or not local or not domain:
-        raise InvalidMessage(
-            f"{field}: {email!r} is not an email address; write it as user@example.com"
-        )
-    if not (_DOT_ATOM.fullmatch(local) or _QUOTED_LOCAL.fullmatch(local)):
-        raise InvalidMessage(f"{field}: the local part of {email!r} is not valid")
-    if len(local.encode()) > 64:
-        raise InvalidMessage(f"{field}: the local part of {email!r} is over 64 octets")
-    ascii_domain = _ascii_domain(domain, field)
-    ascii_email = f"{local}@{ascii_domain}" if local.isascii() else ""
+    ascii_email, problem = _analyse_email(email)
+    if problem:
+        raise InvalidMessage(f"{field}: {problem}")
     return email, ascii_email
 
 

@@ -10,11 +10,12 @@ This is django-anymail's payload/backend split with httpx's sync and async edges
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, TypedDict
 
 import httpx
 
@@ -28,7 +29,7 @@ from .._errors import (
     SendError,
     TransientError,
 )
-from .._message import Message
+from .._message import Address, Message, check_no_control
 from .._redact import redact_text
 from .._result import SendResult
 from .._url import UrlSpec
@@ -55,6 +56,76 @@ class ErrorDetails:
     text: str
     provider_code: str | None = None
     rejected: Mapping[str, str] = field(default_factory=dict)
+
+
+class HttpOptions(TypedDict, total=False):
+    """The keywords every HTTP provider passes through to :class:`HttpTransport`: a
+    provider's constructor takes ``**options: Unpack[HttpOptions]``, so type checkers and
+    IDEs still see each keyword, and URL query parameters are typed from the base's
+    defaults (see :meth:`~unisend._url.UrlSpec.kwargs_for`)."""
+
+    base_url: str | None
+    timeout: float
+    connect_timeout: float
+    name: str | None
+    min_tls: str
+    ca_file: str | None
+    client: httpx.Client | None
+    async_client: httpx.AsyncClient | None
+
+
+def require_credential(
+    owner: str, keyword: str, value: object, hint: str, *, spaces: bool = True
+) -> str:
+    """Return ``value`` if it can be a credential, else raise ConfigurationError naming
+    ``keyword`` and never the value; ``hint`` says where the credential comes from.
+
+    A control character (a stray line break) is always refused; whitespace too with
+    ``spaces=False``, for providers whose keys never hold it.
+    """
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{owner} needs {keyword}= ({hint})")
+    try:
+        check_no_control(keyword, value)
+    except ValueError:
+        bad = True
+    else:
+        bad = not spaces and any(char.isspace() for char in value)
+    if bad:
+        what = "a control character" if spaces else "whitespace or a control character"
+        raise ConfigurationError(
+            f"{owner}: {keyword} contains {what} (a stray line break?); copy it again"
+        )
+    return value
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The response's JSON document, or None when the body is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def request_json(response: httpx.Response) -> Any:
+    """The JSON body of the request that got ``response`` (None when there is none), so an
+    error can name the recipients as they were sent."""
+    try:
+        return json.loads(response.request.content)
+    except (RuntimeError, ValueError):  # no request attached, or not JSON
+        return None
+
+
+def snippet(response: httpx.Response) -> str:
+    """The start of a non-JSON error body; empty for an HTML page from the network edge
+    (a proxy's 403, a gateway's 502), where the reason phrase says more."""
+    text = response.text.strip()
+    return "" if text.startswith("<") else text[:200]
+
+
+def is_number(value: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts other scripts' digits)."""
+    return value.isascii() and value.isdigit()
 
 
 def merge_options(payload: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,8 +187,16 @@ class HttpTransport(Transport):
         """The credential headers (declared in :attr:`secret_headers`)."""
 
     def _secrets(self) -> list[str]:
-        """Raw secret values, scrubbed from any error text."""
-        return [value for value in self._auth_headers().values() if value]
+        """Raw secret values, scrubbed from any error text: each header value and, for
+        ``Bearer KEY`` / ``Basic TOKEN`` forms, the bare credential too."""
+        secrets: list[str] = []
+        for value in self._auth_headers().values():
+            if value:
+                secrets.append(value)
+                scheme, _, credential = value.partition(" ")
+                if credential and scheme.lower() in {"bearer", "basic", "token"}:
+                    secrets.append(credential)
+        return secrets
 
     @abstractmethod
     def _build_request(self, message: Message) -> ApiRequest:
@@ -163,26 +242,74 @@ class HttpTransport(Transport):
         """The message's ``provider_options`` for this provider."""
         return message.provider_options.get(self.default_name, {})
 
+    def require_sender(self, message: Message) -> Address:
+        """The message's sender, or InvalidMessage before any I/O."""
+        if message.sender is None:
+            raise InvalidMessage(
+                f"{self.default_name}: the message has no sender; set Message(sender=...) "
+                "or Mailer(..., default_sender=...)"
+            )
+        return message.sender
+
+    def _unreadable(self, response: httpx.Response, text: str = "") -> TransientError:
+        """A 2xx answer unisend cannot read: the provider may have accepted the
+        message(s), so the error is ambiguous."""
+        return TransientError(
+            text
+            or f"{self.default_name} answered {response.status_code} with a body unisend "
+            "cannot read; the message may have been accepted",
+            transport=self.name,
+            status_code=response.status_code,
+            ambiguous=True,
+        )
+
     def _classify(self, response: httpx.Response) -> SendError:
         """Map a non-2xx response onto the error tree (DESIGN.md "HTTP classification")."""
         details = self._error_details(response)
-        status = response.status_code
-        text = redact_text(details.text or response.reason_phrase or "error", self._secrets())
+        retry_after = self._retry_after(response) if response.status_code == 429 else None
+        return self._make_error(
+            response.status_code,
+            details,
+            fallback=response.reason_phrase,
+            retry_after=retry_after,
+        )
+
+    def _error_class(self, status: int, details: ErrorDetails) -> type[SendError]:
+        """The error class for ``status``; providers refine it by ``details.provider_code``
+        (e.g. Postmark answers 422 for a bad token)."""
+        if status == 429:
+            return RateLimited
+        if status >= 500:
+            return TransientError
+        if status == 401:
+            return AuthenticationError
+        if status in (400, 413, 422):
+            return MessageRejected
+        return ProviderError
+
+    def _make_error(
+        self,
+        status: int,
+        details: ErrorDetails,
+        *,
+        fallback: str = "",
+        retry_after: float | None = None,
+    ) -> SendError:
+        """Build the classified error from a status and the provider's details; also used
+        for the per-message failures inside a batch response."""
+        text = redact_text(details.text or fallback or "error", self._secrets())
         text = f"{self.default_name} answered {status}: {text}"
         common: dict[str, Any] = {
             "transport": self.name,
             "status_code": status,
             "provider_code": details.provider_code,
         }
-        if status == 429:
-            return RateLimited(text, retry_after=self._retry_after(response), **common)
-        if status >= 500:
-            return TransientError(text, **common)
-        if status == 401:
-            return AuthenticationError(text, **common)
-        if status in (400, 413, 422):
-            return MessageRejected(text, rejected=details.rejected, **common)
-        return ProviderError(text, **common)
+        cls = self._error_class(status, details)
+        if issubclass(cls, RateLimited):
+            return cls(text, retry_after=retry_after, **common)
+        if issubclass(cls, MessageRejected):
+            return cls(text, rejected=details.rejected, **common)
+        return cls(text, **common)
 
     def _network_error(self, exc: httpx.HTTPError) -> SendError:
         """Map an httpx failure; a read failure after the body went out is ambiguous."""
@@ -240,23 +367,44 @@ class HttpTransport(Transport):
 
     def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
         """Use the provider's batch endpoint in chunks of :attr:`batch_limit` where it has
-        one; a failed batch request reports its error for every message of that chunk."""
-        if not self.batch_limit:
-            return super().send_many(messages)
+        one; a failed batch request reports its error for every message of that chunk.
+        Every request is built first, so an invalid message raises InvalidMessage before
+        anything is sent."""
         results: list[SendResult | SendError] = []
-        for start in range(0, len(messages), self.batch_limit):
-            chunk = messages[start : start + self.batch_limit]
-            request = self._build_batch(chunk)
+        for chunk, request in self._plan(messages):
             try:
                 response = self._post(request)
             except SendError as exc:
                 results.extend([exc] * len(chunk))
                 continue
-            if response.is_success:
-                results.extend(self._parse_batch(chunk, response))
-            else:
-                results.extend(self._batch_failure(chunk, response))
+            results.extend(self._outcomes(chunk, response))
         return results
+
+    def _plan(self, messages: Sequence[Message]) -> list[tuple[Sequence[Message], ApiRequest]]:
+        """Every request of a send_many, built (and so validated) before any I/O: one
+        per message without a batch endpoint, one per chunk of :attr:`batch_limit`."""
+        if not self.batch_limit:
+            return [((message,), self._build_request(message)) for message in messages]
+        chunks = [
+            messages[start : start + self.batch_limit]
+            for start in range(0, len(messages), self.batch_limit)
+        ]
+        return [(chunk, self._build_batch(chunk)) for chunk in chunks]
+
+    def _outcomes(
+        self, chunk: Sequence[Message], response: httpx.Response
+    ) -> list[SendResult | SendError]:
+        """Per-message outcomes of one planned request."""
+        if not self.batch_limit:
+            try:
+                if response.is_success:
+                    return [self._parse_response(chunk[0], response)]
+                return [self._classify(response)]
+            except SendError as exc:
+                return [exc]
+        if response.is_success:
+            return self._parse_batch(chunk, response)
+        return self._batch_failure(chunk, response)
 
     def _batch_failure(
         self, chunk: Sequence[Message], response: httpx.Response
@@ -280,12 +428,15 @@ class HttpTransport(Transport):
         if self._async_client is None or (
             self._async_loop is not None and self._async_loop is not loop
         ):
+            # httpcore's one big pool collapses at high concurrency: the transport
+            # underneath is chosen by measurement (see _async_http).
+            from ._async_http import async_transport
+
             self._async_client = httpx.AsyncClient(
                 base_url=self.base_url,
                 timeout=self.timeout,
-                verify=self._ssl_verify(),
                 headers={"User-Agent": USER_AGENT},
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                transport=async_transport(self._ssl_verify),
             )
             self._async_loop = loop
         return self._async_client
@@ -311,20 +462,14 @@ class HttpTransport(Transport):
 
     async def asend_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
         """Async :meth:`send_many`."""
-        if not self.batch_limit:
-            return await super().asend_many(messages)
         results: list[SendResult | SendError] = []
-        for start in range(0, len(messages), self.batch_limit):
-            chunk = messages[start : start + self.batch_limit]
+        for chunk, request in self._plan(messages):
             try:
-                response = await self._apost(self._build_batch(chunk))
+                response = await self._apost(request)
             except SendError as exc:
                 results.extend([exc] * len(chunk))
                 continue
-            if response.is_success:
-                results.extend(self._parse_batch(chunk, response))
-            else:
-                results.extend(self._batch_failure(chunk, response))
+            results.extend(self._outcomes(chunk, response))
         return results
 
     async def aclose(self) -> None:
@@ -361,8 +506,14 @@ __all__ = [
     "USER_AGENT",
     "ApiRequest",
     "ErrorDetails",
+    "HttpOptions",
     "HttpTransport",
     "base_url_from_spec",
     "http_kwargs_from_spec",
+    "is_number",
     "merge_options",
+    "request_json",
+    "require_credential",
+    "response_json",
+    "snippet",
 ]
