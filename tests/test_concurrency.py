@@ -370,3 +370,22 @@ async def test_async_sendgrid_send_many_against_the_stub(
         )
     assert all(isinstance(r, SendResult) and r.message_id for r in results)
     assert stub.stats()["messages"] == 100
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_send_many_checks_provider_limits_before_sending_any(concurrency: int) -> None:
+    """A message the route cannot carry (Postmark: one tag) stops the batch before I/O,
+    through a router too."""
+    import respx
+
+    from unisend import Failover, InvalidMessage, Mailer, Message
+    from unisend.transports import MemoryTransport, PostmarkTransport
+
+    memory = MemoryTransport()
+    router = Failover([memory, PostmarkTransport(server_token="t", base_url="http://127.0.0.1:9")])
+    good = Message(sender="a@example.com", to="b@example.com", text="x")
+    bad = Message(sender="a@example.com", to="b@example.com", text="x", tags=["one", "two"])
+    with respx.mock(assert_all_called=False) as mock, pytest.raises(InvalidMessage, match="tag"):
+        Mailer(router).send_many([good, bad], concurrency=concurrency)
+    assert memory.outbox == []
+    assert not mock.calls

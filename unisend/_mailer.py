@@ -70,6 +70,14 @@ class _BaseMailer:
             )
         return message.with_sender(self.default_sender)
 
+    def _prepare_all(self, messages: Sequence[Message]) -> list[Message]:
+        """Prepare and check every message before any is sent (nothing goes out when one
+        is invalid, or cannot be carried by the route)."""
+        prepared = [self._prepare(message) for message in messages]
+        for message in prepared:
+            self.transport.check(message)
+        return prepared
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} transport={self.transport!r}>"
 
@@ -100,7 +108,7 @@ class Mailer(_BaseMailer):
         safely between threads) and for ``SMTPTransport(pool_size=N)`` up to N.
         """
         check_concurrency(concurrency)
-        prepared = [self._prepare(message) for message in messages]
+        prepared = self._prepare_all(messages)
         if batch_limit(self.transport):
             return send_batched(self.transport, prepared, self.retry)
         return deliver_all(self.transport, prepared, self.retry, concurrency)
@@ -134,7 +142,7 @@ class AsyncMailer(_BaseMailer):
         """Async :meth:`Mailer.send_many`, with at most ``concurrency`` messages in flight
         (default 32; batch endpoints are used as in :meth:`Mailer.send_many`)."""
         check_concurrency(concurrency)
-        prepared = [self._prepare(message) for message in messages]
+        prepared = self._prepare_all(messages)
         if batch_limit(self.transport):
             return await asend_batched(self.transport, prepared, self.retry)
         return await adeliver_all(self.transport, prepared, self.retry, concurrency)

@@ -167,6 +167,11 @@ class _Router(Transport):
         """Async :meth:`deliver`."""
         return await self._adeliver_into(message, retry, [], None)
 
+    def check(self, message: Message) -> None:
+        """Check ``message`` against every route: any of them may end up carrying it."""
+        for route in self._routes:
+            route.check(message)
+
     def close(self) -> None:
         """Close every route (each one even if another fails to close)."""
         first: BaseException | None = None

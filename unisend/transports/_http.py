@@ -230,6 +230,10 @@ class HttpTransport(Transport):
 
     # ------------------------------------------------------------ shared helpers
 
+    def check(self, message: Message) -> None:
+        """Build the request and throw it away: every refusal happens in the builder."""
+        self._build_request(message)
+
     def unsupported(self, field_name: str, why: str = "") -> NoReturn:
         """Raise the InvalidMessage for a field this provider cannot carry."""
         reason = f" ({why})" if why else ""

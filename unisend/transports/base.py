@@ -37,6 +37,10 @@ class Transport(ABC):
     def send(self, message: Message) -> SendResult:
         """Send one message once, or raise a :class:`~unisend.SendError`."""
 
+    def check(self, message: Message) -> None:  # noqa: B027 - nothing to check by default
+        """Raise :class:`~unisend.InvalidMessage` now, without I/O, for what this route
+        cannot carry (``send_many`` checks every message before sending any)."""
+
     async def asend(self, message: Message) -> SendResult:
         """Send one message without blocking the event loop.
 
