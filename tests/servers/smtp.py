@@ -72,6 +72,8 @@ class Recorder:
     auth: list[tuple[str, str, bool]] = field(default_factory=list)
     #: Messages whose body arrived but whose connection was then dropped unanswered.
     dropped_after_data: int = 0
+    #: The most client connections that were open at the same time.
+    max_concurrent: int = 0
 
 
 @dataclass
@@ -201,8 +203,10 @@ class _RecordingSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None:  # not the STARTTLS re-entry
-            self._unisend_server.recorder.connections += 1
-            self._unisend_server._live.add(self)
+            server = self._unisend_server
+            server.recorder.connections += 1
+            server._live.add(self)
+            server.recorder.max_concurrent = max(server.recorder.max_concurrent, len(server._live))
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:

@@ -1,9 +1,15 @@
 """``SMTPTransport``: plain SMTP on the stdlib's ``smtplib``, with TLS and AUTH.
 
-One connection is opened on the first send and reused by the following ones (a lock
-keeps threads apart); ``close()`` ends it with QUIT. A reused connection that the
-server dropped while idle is reopened transparently, and the transaction retried once,
-only when nothing of the message had been sent yet.
+Connections live in a small thread-safe pool (:class:`_Pool`): at most ``pool_size``
+open, each recycled with QUIT after ``max_messages_per_connection`` messages and
+replaced before use once idle for ``idle_timeout`` seconds. The default
+``pool_size=1`` is one connection reused by every send. A reused connection that
+turns out dead before any of the message was sent is discarded and the transaction
+retried once on a fresh connection; a failure after the body is ambiguous and never
+retried here.
+
+``asend`` runs ``send`` on the transport's own worker threads (as many as
+``pool_size``), so the event loop never waits on a socket.
 
 Reply codes map onto the error tree in :func:`SMTPTransport._reply_error`; the table
 is in ``docs/smtp.md``.
@@ -11,13 +17,19 @@ is in ``docs/smtp.md``.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import logging
 import re
+import select
 import smtplib
 import socket
 import ssl
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .._errors import (
@@ -50,6 +62,8 @@ _THROTTLE_TEXT = re.compile(
 )
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+#: Seconds a QUIT may take before the connection is simply closed.
+_QUIT_TIMEOUT = 5.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,6 +80,152 @@ class _RetryOnFreshConnection(Exception):
         self.error = error
 
 
+class _PoolTimeout(Exception):
+    """No connection became free within ``pool_timeout``."""
+
+
+class _Pooled:
+    """One pooled connection and its bookkeeping."""
+
+    __slots__ = ("broken", "generation", "last_used", "messages", "smtp")
+
+    def __init__(self, smtp: smtplib.SMTP, generation: int, now: float) -> None:
+        self.smtp = smtp
+        #: The pool's generation when this connection was opened; close() moves it on.
+        self.generation = generation
+        self.last_used = now
+        #: Transactions started (MAIL FROM sent) on this connection.
+        self.messages = 0
+        #: Set when the connection must not be used again (socket already closed).
+        self.broken = False
+
+    def drop(self) -> None:
+        """Close the socket without QUIT and mark the connection unusable."""
+        self.broken = True
+        self.smtp.close()
+
+    def looks_dropped(self) -> bool:
+        """True when the server has sent something (a 421, or EOF) while the
+        connection sat idle: it is no longer in a clean state."""
+        sock = self.smtp.sock
+        if sock is None:
+            return True
+        try:
+            if hasattr(select, "poll"):
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                return bool(poller.poll(0))
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable)
+        except (OSError, ValueError):
+            return True
+
+
+class _Pool:
+    """Connections to one server, shared by threads: at most ``size`` open at once.
+
+    ``checkout`` hands out an idle connection (most recently used first), opens a new one
+    while fewer than ``size`` exist, or waits for one to be checked in. Opening, QUIT and
+    closing happen outside the lock. ``close`` QUITs the idle connections and moves the
+    generation on, so that connections in use are QUIT when they come back.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        max_messages: int,
+        idle_timeout: float,
+        opener: Callable[[], smtplib.SMTP],
+        quitter: Callable[[smtplib.SMTP], None],
+    ) -> None:
+        self.size = size
+        self.max_messages = max_messages
+        self.idle_timeout = idle_timeout
+        #: Monotonic clock for idle ages; replaceable in tests.
+        self.clock: Callable[[], float] = time.monotonic
+        self._opener = opener
+        self._quitter = quitter
+        self._cond = threading.Condition(threading.Lock())
+        self._idle: list[_Pooled] = []
+        self._count = 0  # connections open or being opened, idle or in use
+        self._generation = 0
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open (or being opened) right now, idle or in use."""
+        with self._cond:
+            return self._count
+
+    def checkout(self, wait: float, *, fresh: bool = False) -> tuple[_Pooled, bool]:
+        """A connection and whether it was reused (False: opened just now).
+
+        ``fresh=True`` never hands out an idle connection: it opens a new one (in place
+        of an idle one when the pool is full). Raises :class:`_PoolTimeout` after
+        ``wait`` seconds without a free slot, or the opener's error.
+        """
+        deadline = time.monotonic() + wait
+        with self._cond:
+            while not self._idle and self._count >= self.size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _PoolTimeout
+                self._cond.wait(remaining)
+            if self._idle and not (fresh and self._count < self.size):
+                pooled: _Pooled | None = self._idle.pop()
+            else:
+                pooled = None
+                self._count += 1
+            generation = self._generation
+        if pooled is not None:
+            if not fresh and pooled.smtp.sock is not None:
+                idle_for = self.clock() - pooled.last_used
+                if idle_for <= self.idle_timeout and not pooled.looks_dropped():
+                    return pooled, True
+                log.debug("replacing a connection idle for %.1fs", idle_for)
+            self._retire(pooled)  # its slot is kept for the new connection
+        try:
+            smtp = self._opener()
+        except BaseException:
+            self._release_slot()
+            raise
+        return _Pooled(smtp, generation, self.clock()), False
+
+    def checkin(self, pooled: _Pooled) -> None:
+        """Return a connection: kept for reuse, or closed when broken, worn out
+        (``max_messages``) or opened before the last ``close()``."""
+        pooled.last_used = self.clock()
+        if not pooled.broken and pooled.messages < self.max_messages:
+            with self._cond:
+                if pooled.generation == self._generation:
+                    self._idle.append(pooled)
+                    self._cond.notify()
+                    return
+        self._retire(pooled)
+        self._release_slot()
+
+    def close(self) -> None:
+        """QUIT every idle connection; those in use are QUIT when checked in."""
+        with self._cond:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for pooled in idle:
+            self._retire(pooled)
+        with self._cond:
+            self._count -= len(idle)
+            self._cond.notify_all()
+
+    def _retire(self, pooled: _Pooled) -> None:
+        if pooled.broken or pooled.looks_dropped():
+            pooled.drop()
+        else:
+            self._quitter(pooled.smtp)
+
+    def _release_slot(self) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify()
+
+
 class SMTPTransport(Transport):
     """Send through an SMTP server with ``smtplib``.
 
@@ -75,6 +235,12 @@ class SMTPTransport(Transport):
     ``allow_insecure_auth=True``). Certificates and host names are verified with the
     system trust store (or ``ca_file``), minimum TLS 1.2 (``min_tls="1.3"`` to raise
     it); ``ssl_context`` replaces that context as given.
+
+    Connections are pooled and safe to share between threads: up to ``pool_size`` open
+    at once (default 1: one connection reused by every send), each QUIT and replaced
+    after ``max_messages_per_connection`` messages, or before use once idle longer than
+    ``idle_timeout`` seconds. A send that finds every connection busy waits up to
+    ``pool_timeout`` seconds, then raises :class:`~unisend.TransientError`.
     """
 
     default_name = "smtp"
@@ -94,6 +260,10 @@ class SMTPTransport(Transport):
         local_hostname: str | None = None,
         name: str | None = None,
         ca_file: str | None = None,
+        pool_size: int = 1,
+        max_messages_per_connection: int = 100,
+        idle_timeout: float = 60.0,
+        pool_timeout: float = 30.0,
     ) -> None:
         super().__init__(name=name)
         if not isinstance(host, str) or not host.strip():
@@ -107,10 +277,21 @@ class SMTPTransport(Transport):
                 f"security={security!r} is not one of {', '.join(SECURITY_MODES)}"
             )
         check_min_tls(min_tls)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds, not {timeout!r}"
-            )
+        for key, seconds in (
+            ("timeout", timeout),
+            ("idle_timeout", idle_timeout),
+            ("pool_timeout", pool_timeout),
+        ):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+                raise ConfigurationError(
+                    f"{key} must be a positive number of seconds, not {seconds!r}"
+                )
+        for key, count in (
+            ("pool_size", pool_size),
+            ("max_messages_per_connection", max_messages_per_connection),
+        ):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ConfigurationError(f"{key} must be a whole number >= 1, not {count!r}")
         if username and not password:
             raise ConfigurationError(f"SMTP user {username!r} is given without a password")
         if password and not username:
@@ -136,13 +317,20 @@ class SMTPTransport(Transport):
         self._context: ssl.SSLContext | None = ssl_context
         if ssl_context is None and security != "none":
             self._context = client_context(min_tls, ca_file)
-        self._conn: smtplib.SMTP | None = None
-        self._lock = threading.Lock()
+        self.pool_size = pool_size
+        self.max_messages_per_connection = max_messages_per_connection
+        self.idle_timeout = float(idle_timeout)
+        self.pool_timeout = float(pool_timeout)
+        self._pool = _Pool(
+            pool_size, max_messages_per_connection, self.idle_timeout, self._open, self._quit
+        )
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     # -- public ----------------------------------------------------------------------
 
     def send(self, message: Message) -> SendResult:
-        """Send one message over the shared connection (opened on first use).
+        """Send one message over a pooled connection (opened on first use).
 
         Raises :class:`~unisend.InvalidMessage` before any I/O for a message SMTP cannot
         carry, and a classified :class:`~unisend.SendError` for a failure on the wire.
@@ -155,40 +343,60 @@ class SMTPTransport(Transport):
             )
         sender, recipients, smtputf8 = self._envelope(message)
         rendered = render(message, smtputf8=smtputf8)
-        with self._lock:
-            for attempt in (1, 2):
-                reused = self._conn is not None
-                conn = self._conn if self._conn is not None else self._open()
-                self._conn = conn
-                try:
-                    rejected = self._transaction(conn, sender, recipients, rendered.data, smtputf8)
-                except _RetryOnFreshConnection as retry:
-                    if reused and attempt == 1:
-                        log.debug("%s: the server dropped the idle connection; reconnecting", self)
-                        continue
-                    raise retry.error from retry.__cause__
-                log.debug(
-                    "%s: accepted %s for %d recipient(s), %d refused",
-                    self,
-                    rendered.message_id,
-                    len(recipients) - len(rejected),
-                    len(rejected),
-                )
-                return SendResult(
-                    message_id=rendered.message_id, transport=self.name, rejected=rejected
-                )
+        fresh = False
+        for attempt in (1, 2):
+            pooled, reused = self._checkout(fresh)
+            try:
+                rejected = self._transaction(pooled, sender, recipients, rendered.data, smtputf8)
+            except _RetryOnFreshConnection as retry:
+                self._pool.checkin(pooled)
+                if reused and attempt == 1:
+                    log.debug("%s: the server dropped an idle connection; reconnecting", self)
+                    fresh = True
+                    continue
+                raise retry.error from retry.__cause__
+            except SendError:
+                self._pool.checkin(pooled)
+                raise
+            except BaseException:
+                pooled.drop()
+                self._pool.checkin(pooled)
+                raise
+            self._pool.checkin(pooled)
+            log.debug(
+                "%s: accepted %s for %d recipient(s), %d refused",
+                self,
+                rendered.message_id,
+                len(recipients) - len(rejected),
+                len(rejected),
+            )
+            return SendResult(
+                message_id=rendered.message_id, transport=self.name, rejected=rejected
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def asend(self, message: Message) -> SendResult:
+        """:meth:`send` on one of the transport's worker threads (``pool_size`` of them),
+        so the event loop never waits on the server."""
+        context = contextvars.copy_context()
+        with self._executor_lock:  # close() swaps the executor under the same lock
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.pool_size, thread_name_prefix=f"unisend-{self.name}"
+                )
+            future = self._executor.submit(context.run, self.send, message)
+        return await asyncio.wrap_future(future)
+
     def close(self) -> None:
-        """End the connection with QUIT (if one is open). Safe to call more than once."""
-        with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is None:
-                return
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                conn.close()
+        """QUIT every idle connection; connections in use are QUIT when their send ends.
+
+        Safe to call more than once; the next send opens a new connection.
+        """
+        self._pool.close()
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     def _describe(self) -> str:
         return f"{self.host}:{self.port} security={self.security}"
@@ -288,6 +496,26 @@ class SMTPTransport(Transport):
             return self._error(TransientError, f"network error during {stage}: {exc}")
         raise exc
 
+    def _checkout(self, fresh: bool) -> tuple[_Pooled, bool]:
+        try:
+            return self._pool.checkout(self.pool_timeout, fresh=fresh)
+        except _PoolTimeout:
+            raise self._error(
+                TransientError,
+                f"all {self.pool_size} pooled connection(s) stayed busy for "
+                f"{self.pool_timeout:g}s (pool_timeout); nothing was sent. Raise pool_size "
+                "or pool_timeout, or send fewer messages at once",
+            ) from None
+
+    def _quit(self, conn: smtplib.SMTP) -> None:
+        """End a connection politely; a server that does not answer QUIT soon is cut off."""
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(min(self.timeout, _QUIT_TIMEOUT))
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+
     def _open(self) -> smtplib.SMTP:
         """Connect, say EHLO, upgrade to TLS and authenticate, as configured."""
         hostname = self.local_hostname or _local_hostname()
@@ -331,33 +559,29 @@ class SMTPTransport(Transport):
             raise
         return conn
 
-    def _discard(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-
-    def _reset(self, conn: smtplib.SMTP, code: int = 0) -> None:
+    def _reset(self, pooled: _Pooled, code: int = 0) -> None:
         """RSET after a refused transaction; a connection that cannot is dropped, as is
         one the server is closing (421)."""
         if code == 421:
-            self._discard()
+            pooled.drop()
             return
         try:
-            code, _ = conn.docmd("RSET")
+            code, _ = pooled.smtp.docmd("RSET")
         except (smtplib.SMTPException, OSError):
             code = 0
         if code != 250:
-            self._discard()
+            pooled.drop()
 
     def _transaction(
         self,
-        conn: smtplib.SMTP,
+        pooled: _Pooled,
         sender: str,
         recipients: list[str],
         data: bytes,
         smtputf8: bool,
     ) -> dict[str, str]:
         """MAIL, RCPT..., DATA; returns the refused recipients (some, never all)."""
+        conn = pooled.smtp
         options: list[str] = []
         if smtputf8:
             if not conn.has_extn("smtputf8"):
@@ -373,13 +597,14 @@ class SMTPTransport(Transport):
             options.append(f"SIZE={len(data)}")
         conn.command_encoding = "utf-8" if smtputf8 else "ascii"
         stage = "MAIL FROM"
+        pooled.messages += 1
         try:
             code, reply = conn.docmd("MAIL", f"FROM:<{sender}>" + "".join(f" {o}" for o in options))
             if code == 421:  # the server is closing this connection, e.g. after idling
-                self._discard()
+                pooled.drop()
                 raise _RetryOnFreshConnection(self._reply_error(code, reply, stage))
             if code != 250:
-                self._reset(conn, code)
+                self._reset(pooled, code)
                 raise self._reply_error(code, reply, stage)
             stage = "RCPT TO"
             rejected: dict[str, str] = {}
@@ -393,23 +618,23 @@ class SMTPTransport(Transport):
                     codes.append(code)
                     texts.append(text)
             if len(rejected) == len(recipients):
-                self._reset(conn, 421 if 421 in codes else 0)
+                self._reset(pooled, 421 if 421 in codes else 0)
                 raise self._all_refused(codes, texts, rejected)
             stage = "DATA"
             code, reply = conn.docmd("DATA")
             if code != 354:
-                self._reset(conn, code)
+                self._reset(pooled, code)
                 raise self._reply_error(code, reply, stage)
             stage = "BODY"
             conn.send(_LEADING_DOT.sub(b"..", data) + b".\r\n")
             code, reply = conn.getreply()
             if code != 250:
                 if code == 421:
-                    self._discard()
+                    pooled.drop()
                 raise self._reply_error(code, reply, "DATA")  # the transaction is over
             return rejected
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self._discard()
+            pooled.drop()
             if stage == "BODY":
                 raise self._error(
                     TransientError,
