@@ -334,3 +334,15 @@ async def test_async_mailer_round_trip(tmp_path: Path, make_message: MakeMessage
     stored = {m.message_id: m.subject for m in sandbox.list()}
     assert sorted(stored.values()) == ["a", "b"]
     assert [stored[getattr(r, "message_id", "")] for r in results] == ["a", "b"]
+
+
+def test_send_many_with_a_template_only_message_stores_nothing(
+    tmp_path: Path, make_message: MakeMessage
+) -> None:
+    from unisend import InvalidMessage, Mailer, Message
+
+    store = tmp_path / "tpl.sqlite3"
+    template_only = Message(sender="a@example.com", to="b@example.com", template_id="welcome")
+    with Mailer(f"sandbox://{store}") as mailer, pytest.raises(InvalidMessage, match="template"):
+        mailer.send_many([make_message(), template_only])
+    assert SandboxTransport(store).list() == []

@@ -166,6 +166,14 @@ class SandboxTransport(Transport):
 
     # -- sending ---------------------------------------------------------------------
 
+    def check(self, message: Message) -> None:
+        """Refuse a template-only message: the sandbox stores rendered bytes."""
+        if message.text is None and message.html is None:
+            raise InvalidMessage(
+                "the sandbox cannot store a template-only message (template_id without text "
+                "or html): nothing renders the template locally; add text or html"
+            )
+
     def send(self, message: Message) -> SendResult:
         """Render ``message`` and store it; return its ``Message-ID``."""
         from .._mime import render

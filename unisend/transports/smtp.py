@@ -329,18 +329,28 @@ class SMTPTransport(Transport):
 
     # -- public ----------------------------------------------------------------------
 
-    def send(self, message: Message) -> SendResult:
-        """Send one message over a pooled connection (opened on first use).
-
-        Raises :class:`~unisend.InvalidMessage` before any I/O for a message SMTP cannot
-        carry, and a classified :class:`~unisend.SendError` for a failure on the wire.
-        """
+    def check(self, message: Message) -> None:
+        """Refuse, without I/O, what SMTP cannot carry: ``send_at`` and template-only
+        messages (no SMTP server renders a template)."""
         if message.send_at is not None:
             # Sending now what was meant for later is worse than refusing: say so.
             raise InvalidMessage(
                 "smtp cannot schedule delivery (send_at); remove send_at or use a provider "
                 "that schedules (SendGrid, Brevo)"
             )
+        if message.text is None and message.html is None:
+            raise InvalidMessage(
+                "smtp cannot send a template-only message (template_id without text or "
+                "html): no SMTP server renders templates; add text/html or use a provider"
+            )
+
+    def send(self, message: Message) -> SendResult:
+        """Send one message over a pooled connection (opened on first use).
+
+        Raises :class:`~unisend.InvalidMessage` before any I/O for a message SMTP cannot
+        carry, and a classified :class:`~unisend.SendError` for a failure on the wire.
+        """
+        self.check(message)
         sender, recipients, smtputf8 = self._envelope(message)
         rendered = render(message, smtputf8=smtputf8)
         fresh = False
