@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypedDict
 
-from typing_extensions import Unpack
-
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._result import Attempt
 
 

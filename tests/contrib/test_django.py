@@ -20,7 +20,17 @@ from unisend import ConfigurationError, InvalidMessage, MessageRejected, SendErr
 from unisend.contrib.django import EmailBackend, to_message
 from unisend.testing import Outbox
 
-pytestmark = pytest.mark.usefixtures("django_settings")
+pytestmark = [
+    pytest.mark.usefixtures("django_settings"),
+    # These tests drive the legacy API (EMAIL_BACKEND, get_connection, fail_silently, ...)
+    # on purpose; Django >= 6.1 deprecates it in favour of MAILERS (test_django_mailers.py).
+    pytest.mark.filterwarnings(
+        r"ignore:(The EMAIL_BACKEND setting|get_connection\(\)|The 'fail_silently' argument"
+        r"|The 'connection' argument|Using \(name, address\) pairs|MIMEBase attachments)"
+        r" .*deprecated"
+        ":PendingDeprecationWarning"
+    ),
+]
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 

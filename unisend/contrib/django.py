@@ -11,9 +11,26 @@ Settings (``settings.py``)::
         "DEFAULT_SENDER": "Shop <noreply@shop.example>",
     }
 
-With Django 6.1's ``MAILERS``, give the same options as ``OPTIONS`` in lower case
-(``{"url": ..., "retry": {...}, "default_sender": ...}``); they take precedence over the
-settings above. Without any URL, the ``UNISEND_URL`` environment variable is used.
+With Django 6.1's ``MAILERS``, give the same options as ``OPTIONS`` in lower case;
+they take precedence over the settings above::
+
+    MAILERS = {
+        "default": {
+            "BACKEND": "unisend.contrib.django.EmailBackend",
+            "OPTIONS": {"url": "smtp://user:pass@smtp.example.com:587"},
+        },
+        "bulk": {
+            "BACKEND": "unisend.contrib.django.EmailBackend",
+            "OPTIONS": {
+                "url": "postmark://TOKEN@default",
+                "retry": {"attempts": 5},
+                "default_sender": "News <news@shop.example>",
+            },
+        },
+    }
+    # send_mail(..., using="bulk") or EmailMessage(...).send(using="bulk")
+
+Without any URL, the ``UNISEND_URL`` environment variable is used.
 
 Each :class:`EmailMessage` is converted to a :class:`unisend.Message` (see
 :func:`to_message`) before anything is sent, so an invalid message raises
@@ -107,9 +124,18 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
         default_sender: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
+        # Django 6.1's MAILERS passes ``alias`` and the OPTIONS as keywords; its base class
+        # refuses a ``fail_silently`` keyword from MAILERS and deprecates it elsewhere, so
+        # the flag is kept here, as Django's own SMTP backend does.
+        super().__init__(**kwargs)
+        self.fail_silently = fail_silently
         set_url, set_retry, set_sender = _settings()
-        where = "settings.UNISEND_URL (or UNISEND['URL'], or the url option)"
+        alias = getattr(self, "alias", None)
+        where = (
+            "settings.UNISEND_URL (or UNISEND['URL'], or the url option)"
+            if alias is None
+            else f"MAILERS[{alias!r}]['OPTIONS']['url'] (or settings.UNISEND_URL)"
+        )
         self.mailer: Mailer = build_mailer(
             resolve_url(url if url is not None else set_url, where),
             default_sender=default_sender if default_sender is not None else set_sender,
