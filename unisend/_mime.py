@@ -33,18 +33,38 @@ from ._message import Address, Attachment, Message
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered message: the wire bytes and the Message-ID written into them."""
+    """A rendered message: the wire bytes and the Message-ID written into them.
 
-    #: The complete RFC 5322 message, CRLF line ends.
-    data: bytes
+    A small message is one piece; one with a large attachment is several (the
+    attachment's base64 in slices of about a megabyte), so that sending it never needs
+    a second copy of the whole message: write :attr:`chunks` in order.
+    """
+
+    #: The complete RFC 5322 message (CRLF line ends) as consecutive pieces.
+    chunks: tuple[bytes, ...]
     #: The ``Message-ID`` header value, angle brackets included.
     message_id: str
+
+    @property
+    def data(self) -> bytes:
+        """The whole message as one ``bytes`` (a copy when it is in several chunks)."""
+        chunks = self.chunks
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    @property
+    def size(self) -> int:
+        """Length of the message in octets."""
+        return sum(map(len, self.chunks))
 
 
 # Soft line target (RFC 5322 2.1.1 SHOULD); a single token may run longer, up to the
 # hard limit, which tokens are kept well below.
 _FOLD_AT = 78
 _MAX_TOKEN = 900
+# Attachments above this size are base64-encoded in slices of _B64_SLICE input bytes
+# (57 bytes make one 76-character line), and the message is kept in chunks.
+_LARGE = 1 << 20
+_B64_SLICE = 57 * 16384
 _EW_Q_PAYLOAD = 63  # 75 - len("=?utf-8?q?") - len("?=")
 _EW_B_BYTES = 45  # 45 bytes -> 60 base64 chars + 12 = 72 <= 75
 
@@ -235,7 +255,7 @@ def _filename_params(filename: str) -> tuple[list[str], list[str]]:
 @dataclass(frozen=True)
 class _Part:
     headers: str  # Content-* lines, CRLF-terminated
-    body: bytes
+    body: bytes | tuple[bytes, ...]  # a tuple: consecutive chunks of a large body
 
 
 def _text_part(subtype: str, text: str) -> _Part:
@@ -254,10 +274,16 @@ def _text_part(subtype: str, text: str) -> _Part:
     )
 
 
-def _base64_lines(content: bytes) -> bytes:
+def _base64_lines(content: bytes) -> bytes | tuple[bytes, ...]:
     if not content:
         return b""
-    return base64.encodebytes(content).replace(b"\n", b"\r\n")
+    if len(content) <= _LARGE:
+        return base64.encodebytes(content).replace(b"\n", b"\r\n")
+    view = memoryview(content)
+    return tuple(
+        base64.encodebytes(view[start : start + _B64_SLICE]).replace(b"\n", b"\r\n")
+        for start in range(0, len(content), _B64_SLICE)
+    )
 
 
 def _attachment_part(attachment: Attachment) -> _Part:
@@ -278,19 +304,46 @@ def _multipart(subtype: str, parts: Sequence[_Part], params: Sequence[str] = ())
     # clash with a 7bit body a 2**-96 event.
     boundary = "=_" + os.urandom(12).hex()
     delimiter = b"\r\n--" + boundary.encode("ascii") + b"\r\n"
+    headers = _param_header(
+        "Content-Type", f"multipart/{subtype}", [*params, f'boundary="{boundary}"']
+    )
+    for part in parts:
+        if type(part.body) is tuple:
+            return _Part(headers, _chunked_multipart(boundary.encode("ascii"), delimiter, parts))
     body = (
         b"--"
         + boundary.encode("ascii")
         + b"\r\n"
-        + delimiter.join(part.headers.encode("ascii") + b"\r\n" + part.body for part in parts)
+        + delimiter.join(
+            part.headers.encode("ascii") + b"\r\n" + part.body  # type: ignore[operator]
+            for part in parts
+        )
         + b"\r\n--"
         + boundary.encode("ascii")
         + b"--\r\n"
     )
-    headers = _param_header(
-        "Content-Type", f"multipart/{subtype}", [*params, f'boundary="{boundary}"']
-    )
     return _Part(headers, body)
+
+
+def _chunked_multipart(
+    boundary: bytes, delimiter: bytes, parts: Sequence[_Part]
+) -> tuple[bytes, ...]:
+    """The multipart body as chunks: a large part's chunks are referenced, not copied,
+    and the small pieces between them are joined."""
+    chunks: list[bytes] = []
+    pending = b"--" + boundary + b"\r\n"
+    for index, part in enumerate(parts):
+        if index:
+            pending += delimiter
+        pending += part.headers.encode("ascii") + b"\r\n"
+        if isinstance(part.body, bytes):
+            pending += part.body
+        else:
+            chunks.append(pending)
+            chunks.extend(part.body[:-1])
+            pending = part.body[-1]
+    chunks.append(pending + b"\r\n--" + boundary + b"--\r\n")
+    return tuple(chunks)
 
 
 def _content(message: Message) -> _Part:
@@ -392,10 +445,14 @@ def _render(
     content = _content(message)
     head += content.headers + "\r\n"
     body = content.body
+    if isinstance(body, tuple):
+        # A large message: a multipart body, which ends in CRLF.
+        chunks = (head.encode("utf-8" if smtputf8 else "ascii"), *body)
+        return Rendered(chunks=chunks, message_id=message_id)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     data = head.encode("utf-8" if smtputf8 else "ascii") + body
-    return Rendered(data=data, message_id=message_id)
+    return Rendered(chunks=(data,), message_id=message_id)
 
 
 __all__ = ["Rendered", "ascii_email", "make_message_id", "render"]

@@ -62,6 +62,7 @@ _THROTTLE_TEXT = re.compile(
 )
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_DOT_AFTER_LF = re.compile(rb"\n\.")
 #: Seconds a QUIT may take before the connection is simply closed.
 _QUIT_TIMEOUT = 5.0
 
@@ -357,7 +358,7 @@ class SMTPTransport(Transport):
         for attempt in (1, 2):
             pooled, reused = self._checkout(fresh)
             try:
-                rejected = self._transaction(pooled, sender, recipients, rendered.data, smtputf8)
+                rejected = self._transaction(pooled, sender, recipients, rendered.chunks, smtputf8)
             except _RetryOnFreshConnection as retry:
                 self._pool.checkin(pooled)
                 if reused and attempt == 1:
@@ -587,10 +588,13 @@ class SMTPTransport(Transport):
         pooled: _Pooled,
         sender: str,
         recipients: list[str],
-        data: bytes,
+        chunks: tuple[bytes, ...],
         smtputf8: bool,
     ) -> dict[str, str]:
-        """MAIL, RCPT..., DATA; returns the refused recipients (some, never all)."""
+        """MAIL, RCPT..., DATA; returns the refused recipients (some, never all).
+
+        ``chunks`` is the rendered message (:attr:`Rendered.chunks`), written in order.
+        """
         conn = pooled.smtp
         options: list[str] = []
         if smtputf8:
@@ -604,7 +608,7 @@ class SMTPTransport(Transport):
             if conn.has_extn("8bitmime"):
                 options.append("BODY=8BITMIME")
         if conn.has_extn("size"):
-            options.append(f"SIZE={len(data)}")
+            options.append(f"SIZE={sum(map(len, chunks))}")
         conn.command_encoding = "utf-8" if smtputf8 else "ascii"
         stage = "MAIL FROM"
         pooled.messages += 1
@@ -636,7 +640,10 @@ class SMTPTransport(Transport):
                 self._reset(pooled, code)
                 raise self._reply_error(code, reply, stage)
             stage = "BODY"
-            conn.send(_LEADING_DOT.sub(b"..", data) + b".\r\n")
+            if len(chunks) == 1:
+                conn.send(_LEADING_DOT.sub(b"..", chunks[0]) + b".\r\n")
+            else:
+                _send_chunks(conn, chunks)
             code, reply = conn.getreply()
             if code != 250:
                 if code == 421:
@@ -675,6 +682,24 @@ class SMTPTransport(Transport):
             status_code=codes[0],
             provider_code=".".join(enhanced.groups()) if enhanced else None,
         )
+
+
+def _send_chunks(conn: smtplib.SMTP, chunks: tuple[bytes, ...]) -> None:
+    """Write a message in several chunks as DATA content, dot-stuffed, then the end
+    marker: one chunk at a time, so no copy of the whole message is made.
+
+    A dot is doubled where it starts a line; a line may start at a chunk's first byte
+    (when the previous chunk ended a line), which is checked across the boundary.
+    """
+    at_line_start = True
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if at_line_start and chunk[:1] == b".":
+            conn.send(b".")
+        conn.send(_DOT_AFTER_LF.sub(b"\n..", chunk))
+        at_line_start = chunk[-1:] == b"\n"
+    conn.send(b".\r\n" if at_line_start else b"\r\n.\r\n")
 
 
 def from_spec(spec: UrlSpec) -> SMTPTransport:
