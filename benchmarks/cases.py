@@ -230,3 +230,36 @@ async def case_opt_httpx_pools32x4_async128_lat50(n, srv):
 async def case_opt_httpx_pools64x2_async128_lat50(n, srv):
     """Raw httpx.AsyncClient on 64 httpcore pools of 2 connections, 128 in flight."""
     await _raw_sharded(n, srv, 64, 2)
+
+
+# ---------------------------------------------------------------- HTTP sync: the client choice
+# HttpTransport._sync_client() builds an ApiClient (no cookie jar, URLs parsed once); these
+# two cases run the same Mailer.send loop on a plain httpx.Client, to keep that choice
+# measurable (benchmarks/RESULTS.md, "Sync HTTP: the client layer, not the transport").
+
+
+def _on_plain_httpx_client(transport):
+    import httpx
+
+    from unisend.transports._http import USER_AGENT
+
+    transport._client = httpx.Client(
+        base_url=transport.base_url,
+        timeout=transport.timeout,
+        verify=transport._ssl_verify(),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+    return transport
+
+
+@case(server="http", limit="httpx_sync")
+def case_opt_unisend_sendgrid_plain_client(n, srv):
+    """unisend_sendgrid on a plain httpx.Client instead of ApiClient."""
+    _send_each(n, srv, _on_plain_httpx_client(_http("sendgrid", srv.http)))
+
+
+@case(server="http", limit="httpx_sync")
+def case_opt_unisend_postmark_plain_client(n, srv):
+    """unisend_postmark on a plain httpx.Client instead of ApiClient."""
+    _send_each(n, srv, _on_plain_httpx_client(_http("postmark", srv.http)))

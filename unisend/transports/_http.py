@@ -37,6 +37,7 @@ from .._redact import redact_text
 from .._result import SendResult
 from .._url import UrlSpec
 from .._version import __version__
+from ._sync_http import ApiClient
 from .base import Transport
 
 USER_AGENT = f"unisend/{__version__}"
@@ -468,7 +469,8 @@ class HttpTransport(Transport):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(
+                    # No cookie jar, URLs parsed once: see _sync_http.
+                    self._client = ApiClient(
                         base_url=self.base_url,
                         timeout=self.timeout,
                         verify=self._ssl_verify(),

@@ -1,0 +1,67 @@
+"""ApiClient, the providers' sync httpx client: no cookie jar, URLs parsed once."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from servers.http import HttpStub, http_stub, stub  # noqa: F401 - fixtures
+
+from unisend import Message
+from unisend.transports import PostmarkTransport, SendGridTransport, _sync_http
+from unisend.transports._sync_http import ApiClient
+
+
+def test_api_client_ignores_cookies() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, headers={"Set-Cookie": "lb=abc; Path=/"}, json={})
+
+    with ApiClient(base_url="https://api.test", transport=httpx.MockTransport(handler)) as c:
+        c.post("/a", json={})
+        c.post("/a", json={})
+        c.cookies = httpx.Cookies({"x": "y"})  # ignored as well
+        c.post("/a", json={})
+    assert len(c.cookies) == 0
+    assert all("cookie" not in r.headers for r in sent)
+
+
+def test_api_client_caches_urls_but_sends_each_to_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_sync_http, "URL_CACHE_SIZE", 4)
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    with ApiClient(transport=httpx.MockTransport(handler)) as client:
+        urls = [f"https://api.test/p{i}?k={i}" for i in range(10)] * 2
+        for url in urls:
+            client.request("POST", url, json={})
+        assert len(client._urls) <= 4
+        first = client._urls[urls[-1]]
+        client.request("POST", urls[-1], json={})
+        assert client._urls[urls[-1]] is first
+    assert seen == [*urls, urls[-1]]
+
+
+def test_providers_use_an_api_client_on_one_pooled_connection(stub: HttpStub) -> None:  # noqa: F811
+    message = Message(sender="ann@example.com", to="bob@example.com", text="hi")
+    with PostmarkTransport(server_token="k", base_url=stub.url) as transport:
+        results = [transport.send(message) for _ in range(20)]
+        client = transport._sync_client()
+        assert isinstance(client, ApiClient)
+    assert all(r.message_id for r in results)
+    assert stub.stats()["by_route"] == {"postmark": 20}
+
+
+def test_an_injected_client_is_used_as_given() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, headers={"X-Message-Id": "given"})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    transport = SendGridTransport(api_key="k", client=client)
+    message = Message(sender="ann@example.com", to="bob@example.com", text="hi")
+    assert transport.send(message).message_id == "given"
+    assert transport._sync_client() is client
