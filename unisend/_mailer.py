@@ -74,8 +74,10 @@ class _BaseMailer:
         """Prepare and check every message before any is sent (nothing goes out when one
         is invalid, or cannot be carried by the route)."""
         prepared = [self._prepare(message) for message in messages]
-        for message in prepared:
-            self.transport.check(message)
+        # A batch transport builds (and so checks) every request before the first goes out.
+        if not batch_limit(self.transport):
+            for message in prepared:
+                self.transport.check(message)
         return prepared
 
     def __repr__(self) -> str:

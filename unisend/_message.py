@@ -20,7 +20,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -143,8 +142,6 @@ class Address(BaseModel):
 
     email: str
     name: str = ""
-    # Computed once at validation; the hot path of every transport reads it.
-    _ascii_email: str = PrivateAttr("")
 
     def __init__(self, email: str = "", name: str = "", /, **kw: Any) -> None:
         kw.setdefault("email", email)
@@ -163,10 +160,6 @@ class Address(BaseModel):
     @classmethod
     def _valid_email(cls, email: str) -> str:
         return _check_email(email, "address")[0]
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Cache the punycode form of the address."""
-        self._ascii_email = _check_email(self.email, "address")[1]
 
     @classmethod
     def parse(cls, value: str | Address, field: str = "address") -> Address:
@@ -194,7 +187,7 @@ class Address(BaseModel):
     @property
     def ascii_email(self) -> str:
         """The address with its domain in punycode; ``""`` if the local part is non-ASCII."""
-        return self._ascii_email
+        return _analyse_email(self.email)[0]  # cached: no second IDNA pass
 
     @property
     def needs_smtputf8(self) -> bool:
