@@ -176,8 +176,10 @@ class Address(BaseModel):
             email, name = match.group("email").strip(), match.group("name")
             if len(name) >= 2 and name[0] == name[-1] == '"':
                 name = re.sub(r"\\(.)", r"\1", name[1:-1])
-        _check_email(email, field)  # so the error names the field
-        return cls(email, name)
+        # Validate here, so that the error names the field, then build without a second pass.
+        _check_email(email, field)
+        name = check_no_control(f"{field} display name", name).strip()
+        return cls.model_construct(email=email, name=name)
 
     @property
     def domain(self) -> str:
