@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING, TypeAlias
 
 from ._errors import ConfigurationError, SendError
@@ -138,8 +137,16 @@ class _BatchRound:
                 self.trails[index].append(Attempt(name, outcome, elapsed, outcome.ambiguous))
                 self.results[index] = outcome
             else:
-                self.trails[index].append(Attempt(name, None, elapsed))
-                self.results[index] = replace(outcome, attempts=tuple(self.trails[index]))
+                trail = self.trails[index]
+                trail.append(Attempt(name, None, elapsed))
+                # Built directly: dataclasses.replace() costs a third of this loop.
+                self.results[index] = SendResult(
+                    outcome.message_id,
+                    outcome.transport,
+                    outcome.rejected,
+                    tuple(trail),
+                    outcome.recipient_ids,
+                )
 
     def retryable(self, indexes: Sequence[int], number: int) -> tuple[list[int], float]:
         """The indexes to send again after round ``number`` and how long to wait first."""
