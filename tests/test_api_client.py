@@ -65,3 +65,32 @@ def test_an_injected_client_is_used_as_given() -> None:
     message = Message(sender="ann@example.com", to="bob@example.com", text="hi")
     assert transport.send(message).message_id == "given"
     assert transport._sync_client() is client
+
+
+async def test_async_api_client_ignores_cookies_and_caches_urls() -> None:
+    from unisend.transports._sync_http import AsyncApiClient
+
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, headers={"Set-Cookie": "lb=abc; Path=/"}, json={})
+
+    async with AsyncApiClient(transport=httpx.MockTransport(handler)) as client:
+        for _ in range(3):
+            await client.request("POST", "https://api.test/a", json={})
+        assert len(client.cookies) == 0
+        assert list(client._urls) == ["https://api.test/a"]
+    assert len(sent) == 3
+    assert all("cookie" not in r.headers for r in sent)
+
+
+async def test_providers_async_client_is_lean(stub: HttpStub) -> None:  # noqa: F811
+    from unisend.transports._sync_http import AsyncApiClient
+
+    message = Message(sender="ann@example.com", to="bob@example.com", text="hi")
+    async with SendGridTransport(api_key="k", base_url=stub.url) as transport:
+        results = [await transport.asend(message) for _ in range(5)]
+        assert isinstance(transport._aclient(), AsyncApiClient)
+    assert all(r.message_id for r in results)
+    assert stub.stats()["by_route"] == {"sendgrid": 5}

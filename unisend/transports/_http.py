@@ -37,7 +37,7 @@ from .._redact import redact_text
 from .._result import SendResult
 from .._url import UrlSpec
 from .._version import __version__
-from ._sync_http import ApiClient
+from ._sync_http import ApiClient, AsyncApiClient
 from .base import Transport
 
 USER_AGENT = f"unisend/{__version__}"
@@ -577,7 +577,7 @@ class HttpTransport(Transport):
             # underneath is chosen by measurement (see _async_http).
             from ._async_http import async_transport
 
-            self._async_client = httpx.AsyncClient(
+            self._async_client = AsyncApiClient(
                 base_url=self.base_url,
                 timeout=self.timeout,
                 headers={"User-Agent": USER_AGENT},
