@@ -297,6 +297,22 @@ def test_errors_and_logs_hide_secrets(provider: Provider, caplog: pytest.LogCapt
         assert secret not in caplog.text
 
 
+def test_debug_log_shows_each_request_with_secret_headers_masked(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="unisend")
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(provider.endpoint).mock(side_effect=lambda _: provider.success())
+        provider.transport().send(message())
+    lines = [r.getMessage() for r in caplog.records if provider.endpoint in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(f"{provider.name} POST {provider.endpoint}")
+    declared = type(provider.transport()).secret_headers
+    shown = [name for name in declared if f"'{name}': '***'" in lines[0].lower()]
+    assert shown  # the credential header is named, its value masked
+    for secret in provider.secrets():
+        assert secret not in lines[0]
+
+
 # ---------------------------------------------------------------- send and asend agree
 
 

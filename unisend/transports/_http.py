@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import threading
@@ -33,7 +34,7 @@ from .._errors import (
     TransientError,
 )
 from .._message import Address, Message, check_no_control
-from .._redact import redact_text
+from .._redact import redact_headers, redact_text
 from .._result import SendResult
 from .._url import UrlSpec
 from .._version import __version__
@@ -41,6 +42,8 @@ from ._sync_http import ApiClient, AsyncApiClient
 from .base import Transport
 
 USER_AGENT = f"unisend/{__version__}"
+
+log = logging.getLogger("unisend")
 
 
 @dataclass(frozen=True)
@@ -479,28 +482,35 @@ class HttpTransport(Transport):
                     )
         return self._client
 
+    def _outgoing(self, request: ApiRequest, *, for_async: bool) -> tuple[dict[str, Any], bool]:
+        """The httpx ``request()`` keywords for ``request`` and whether its body is
+        streamed; logs the request at DEBUG with every secret header masked."""
+        headers = self._headers(request)
+        url = self.base_url + request.path
+        if log.isEnabledFor(logging.DEBUG):
+            shown = redact_headers(headers, self.secret_headers)
+            log.debug("%s %s %s headers=%s", self.name, request.method, url, shown)
+        kwargs: dict[str, Any] = {"method": request.method, "url": url}
+        if not _has_long_string(request.json):
+            kwargs.update(json=request.json, headers=headers)
+            return kwargs, False
+        # A large attachment: the body is written in chunks, never whole in memory.
+        body = JsonBody(request.json)
+        kwargs.update(
+            content=body.aiter() if for_async else body,
+            headers={**body.headers(), **headers},
+        )
+        return kwargs, True
+
     def _post(self, request: ApiRequest) -> httpx.Response:
+        kwargs, streamed = self._outgoing(request, for_async=False)
         try:
-            if not _has_long_string(request.json):
-                return self._sync_client().request(
-                    request.method,
-                    self.base_url + request.path,
-                    json=request.json,
-                    headers=self._headers(request),
-                )
-            # A large attachment: the body is written in chunks, never whole in memory.
-            body = JsonBody(request.json)
-            response = self._sync_client().request(
-                request.method,
-                self.base_url + request.path,
-                content=body,
-                headers={**body.headers(), **self._headers(request)},
-            )
-            if not response.is_success:
+            response = self._sync_client().request(**kwargs)
+            if streamed and not response.is_success:
                 response.request.read()  # for request_json(): error parsers read it
-            return response
         except httpx.HTTPError as exc:
             raise self._network_error(exc) from exc
+        return response
 
     def send(self, message: Message) -> SendResult:
         """Send one message in one API call, or raise the classified SendError."""
@@ -587,27 +597,14 @@ class HttpTransport(Transport):
         return self._async_client
 
     async def _apost(self, request: ApiRequest) -> httpx.Response:
+        kwargs, streamed = self._outgoing(request, for_async=True)
         try:
-            if not _has_long_string(request.json):
-                return await self._aclient().request(
-                    request.method,
-                    self.base_url + request.path,
-                    json=request.json,
-                    headers=self._headers(request),
-                )
-            # A large attachment: the body is written in chunks, never whole in memory.
-            body = JsonBody(request.json)
-            response = await self._aclient().request(
-                request.method,
-                self.base_url + request.path,
-                content=body.aiter(),
-                headers={**body.headers(), **self._headers(request)},
-            )
-            if not response.is_success:
+            response = await self._aclient().request(**kwargs)
+            if streamed and not response.is_success:
                 await response.request.aread()  # for request_json(): error parsers read it
-            return response
         except httpx.HTTPError as exc:
             raise self._network_error(exc) from exc
+        return response
 
     async def asend(self, message: Message) -> SendResult:
         """Async :meth:`send`; never blocks the event loop."""
