@@ -14,12 +14,14 @@ import base64
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+import httpcore
 import httpx
 import pytest
 import respx
@@ -687,3 +689,47 @@ def test_random_credentials_never_leak(
     outcome = _outcome(transport, "sync")
     assert isinstance(outcome, SendError)
     assert leaks(outcome, [*credentials.values(), *transport._secrets()]) == []
+
+
+def _unresolvable(request: httpx.Request) -> httpx.Response:
+    """What httpx raises when the resolver says no: the OS error under httpcore's, under
+    httpx's, which holds the request (the machine's resolver is not asked: no network)."""
+    lookup = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    try:
+        raise httpcore.ConnectError(str(lookup)) from lookup
+    except httpcore.ConnectError as inner:
+        raise httpx.ConnectError(str(inner), request=request) from inner
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_name_that_does_not_resolve_is_said_so(provider: Provider, mode: str) -> None:
+    base_url = "https://api.nowhere.example"
+    if mode == "sync":
+        client = httpx.Client(transport=httpx.MockTransport(_unresolvable))
+        transport = provider.transport(base_url=base_url, client=client)
+    else:
+        aclient = httpx.AsyncClient(transport=httpx.MockTransport(_unresolvable))
+        transport = provider.transport(base_url=base_url, async_client=aclient)
+    error = _outcome(transport, mode)
+    assert isinstance(error, TransientError) and error.ambiguous is False
+    assert (
+        f"{provider.name}: {base_url}: cannot connect: the name api.nowhere.example does not "
+        "resolve (Name or service not known)"
+    ) in str(error)
+    assert type(error.__cause__) is httpx.ConnectError
+    assert leaks(error, [*provider.secrets(), *transport._secrets()]) == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "async-aiohttp"])
+def test_an_untrusted_certificate_is_said_so(
+    provider: Provider, https_stub: HttpStub, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from unisend.transports import _async_http
+
+    monkeypatch.setattr(_async_http, "USE_AIOHTTP", mode == "async-aiohttp")
+    transport = provider.transport(base_url=https_stub.https_url)  # system trust store only
+    error = _outcome(transport, mode)
+    assert isinstance(error, TransientError)
+    assert "cannot connect: the TLS certificate of 127.0.0.1 is not trusted" in str(error)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(error)
+    assert leaks(error, [*provider.secrets(), *transport._secrets()]) == []
