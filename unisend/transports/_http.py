@@ -398,6 +398,15 @@ class HttpTransport(Transport):
             ambiguous=True,
         )
 
+    def success_document(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; an empty, HTML, ``null`` or other non-object
+        body raises the ambiguous :meth:`_unreadable` error, never a success without an
+        id."""
+        document = response_json(response)
+        if not isinstance(document, dict):
+            raise self._unreadable(response)
+        return document
+
     def _classify(self, response: httpx.Response) -> SendError:
         """Map a non-2xx response onto the error tree (DESIGN.md "HTTP classification")."""
         details = self._error_details(response)
