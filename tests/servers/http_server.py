@@ -11,8 +11,8 @@ HTTP/1.1 on asyncio streams: keep-alive, pipelining (answers in request order),
 ``Connection: close``; a header block over 64 KiB gets 431. The target's query string is
 ignored for routing.
 
-Provider routes (answers modelled on each provider's documentation: see
-``/work/shared/providers.md`` of the project's workspace, summarised in the table)::
+Provider routes (answers modelled on each provider's API documentation and, for Mailtrap,
+on its OpenAPI response schemas in ``tests/data/specs``)::
 
   POST /v3/mail/send               sendgrid        202, empty body, X-Message-Id: stub-sg-N
                                                    (200 with mail_settings.sandbox_mode.enable)
@@ -118,6 +118,7 @@ MAX_HEAD_BYTES = 64 * 1024
 REQUEST_LOG_SIZE = 1000
 FIRST_MAILJET_ID = 288230376151711744  # the size of Mailjet's real MessageIDs (2**58)
 BREVO_ID = "<202401010000.{}@smtp-relay.mailin.fr>"
+REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 
 
 # ------------------------------------------------------------------ requests and replies
@@ -148,12 +149,8 @@ class Reply:
         return cls(status, json.dumps(document).encode(), messages=messages)
 
     def encode(self, close: bool) -> bytes:
-        try:
-            reason = http.HTTPStatus(self.status).phrase
-        except ValueError:
-            reason = "Status"
         lines = [
-            f"HTTP/1.1 {self.status} {reason}",
+            f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Status')}",
             "Server: unisend-test-server",
             f"Content-Length: {len(self.body)}",
         ]
@@ -214,10 +211,7 @@ FAULT_CODES: dict[str, dict[int, str | int]] = {
 
 def fault_reply(provider: str, status: int, retry_after: int) -> Reply:
     """An injected failure, in the provider's error shape."""
-    try:
-        reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Error"
+    reason = REASONS.get(status, "Error")
     code = FAULT_CODES.get(provider, {}).get(status)
     reply = error_reply(provider, status, f"{reason} (injected fault)", code)
     if status in (429, 503):
@@ -637,6 +631,8 @@ class Api:
             traceback.print_exc()
             self.stats.server_errors += 1
             reply, route_name = Reply.json(500, {"test_server_bug": repr(error)}), None
+        if request.path.startswith("/_") and not request.path.startswith("/_fault/"):
+            return reply  # control routes are not logged
         self.log.append(
             {
                 "method": request.method,
@@ -783,7 +779,8 @@ class Connection:
     async def _emit(self, payload: bytes, close: bool) -> None:
         if self.latency <= 0:
             self.writer.write(payload)
-            await self.writer.drain()
+            if self.writer.transport.get_write_buffer_size() > 65536:
+                await self.writer.drain()  # a slow reader: wait for it
             return
         due = asyncio.get_running_loop().time() + self.latency
         await self.outbox.put((due, payload, close))
