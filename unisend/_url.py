@@ -293,6 +293,11 @@ def from_url(url: str) -> Transport:
     if not isinstance(url, str):
         raise ConfigurationError(_not_a_string(url))
     url = url.strip()
+    if not url:
+        raise ConfigurationError(
+            "the URL is empty; write it as scheme://..., e.g. smtp://user:pass@host:587 or "
+            "sendgrid://API_KEY@default"
+        )
     display = redact_url(url)
     name, paren, _rest = url.partition("(")
     if paren and name.strip().lower() in COMPOSITIONS and "://" not in name:
