@@ -31,6 +31,37 @@ if TYPE_CHECKING:
 #: The route used when neither a URL nor ``UNISEND_URL`` is given.
 DEFAULT_URL = "sandbox://"
 
+#: The environment variable that turns the sandbox fallback into an error (production).
+REQUIRE_URL_VARIABLE = "UNISEND_REQUIRE_URL"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def url_from_env() -> str:
+    """``$UNISEND_URL``, else :data:`DEFAULT_URL` (the local sandbox).
+
+    With ``UNISEND_REQUIRE_URL=1`` (also ``true``, ``yes``, ``on``) a missing or empty
+    ``UNISEND_URL`` is a :class:`~unisend.ConfigurationError` instead, so a production
+    deployment that lost its configuration fails at start-up rather than keeping mail
+    in a local file. ``UNISEND_URL=sandbox://`` stays allowed: it is said on purpose.
+    """
+    url = os.environ.get("UNISEND_URL", "")
+    if url:
+        return url
+    flag = os.environ.get(REQUIRE_URL_VARIABLE, "").strip().lower()
+    if flag in _TRUE:
+        raise ConfigurationError(
+            f"UNISEND_URL is not set and {REQUIRE_URL_VARIABLE}={flag} forbids the sandbox "
+            "fallback: set UNISEND_URL to the route mail should take "
+            "(e.g. 'smtp://user:pass@smtp.example.com:587'; see docs/configuration.md)"
+        )
+    if flag not in _FALSE:
+        raise ConfigurationError(
+            f"{REQUIRE_URL_VARIABLE} must be 1 or 0 (also true/false, yes/no, on/off), got {flag!r}"
+        )
+    return DEFAULT_URL
+
 
 def _not_a_route(owner: str, transport: object) -> str:
     """What to say when a mailer is given neither a transport nor a URL string."""
@@ -72,8 +103,12 @@ class _BaseMailer:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
-        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox."""
-        return cls(from_url(os.environ.get("UNISEND_URL") or DEFAULT_URL), **kwargs)
+        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox.
+
+        Set ``UNISEND_REQUIRE_URL=1`` in production: a missing ``UNISEND_URL`` then raises
+        :class:`~unisend.ConfigurationError` instead of falling back to ``sandbox://``.
+        """
+        return cls(from_url(url_from_env()), **kwargs)
 
     def _prepare(self, message: Message) -> Message:
         if not isinstance(message, Message):
@@ -182,4 +217,4 @@ class AsyncMailer(_BaseMailer):
         await self.aclose()
 
 
-__all__ = ["DEFAULT_URL", "AsyncMailer", "Mailer"]
+__all__ = ["DEFAULT_URL", "REQUIRE_URL_VARIABLE", "AsyncMailer", "Mailer", "url_from_env"]

@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser(
         "send",
         help="send one message",
-        description="Send one message. The route is --url, else $UNISEND_URL, else sandbox://.",
+        description=(
+            "Send one message. The route is --url, else $UNISEND_URL, else sandbox:// "
+            "(an error instead with UNISEND_REQUIRE_URL=1)."
+        ),
     )
     send.add_argument("--from", dest="sender", required=True, metavar="ADDR", help="sender")
     send.add_argument("--to", action="append", required=True, metavar="ADDR", help="recipient")
@@ -168,7 +171,7 @@ def _headers(values: Sequence[str]) -> dict[str, str]:
 
 
 def _cmd_send(args: argparse.Namespace, out: TextIO) -> int:
-    from ._mailer import DEFAULT_URL, Mailer
+    from ._mailer import Mailer, url_from_env
     from ._message import Attachment, Message
 
     text = args.text
@@ -190,7 +193,7 @@ def _cmd_send(args: argparse.Namespace, out: TextIO) -> int:
         attachments=attachments,
         headers=_headers(args.header),
     )
-    url = args.url or os.environ.get("UNISEND_URL") or DEFAULT_URL
+    url = args.url or url_from_env()
     with Mailer.from_url(url) as mailer:
         result = mailer.send(message)
     out.write(f"route: {result.transport}\nmessage_id: {result.message_id}\n")

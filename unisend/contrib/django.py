@@ -43,8 +43,10 @@ from __future__ import annotations
 import email.message
 import logging
 import mimetypes
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
@@ -104,6 +106,61 @@ def _settings() -> tuple[object, object, object]:
     return nested.get("URL", flat), nested.get("RETRY"), nested.get("DEFAULT_SENDER")
 
 
+#: Django's SMTP backend settings, in the order the migration hint names them.
+DJANGO_SMTP_SETTINGS = (
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "EMAIL_TIMEOUT",
+)
+
+
+def smtp_settings_hint() -> str | None:
+    """What to say when no unisend URL is set but Django's ``EMAIL_*`` SMTP settings are.
+
+    Names the settings found (set in the settings module, not Django's defaults) and the
+    ``smtp://`` URL that says the same, with the password shown as ``***``; None when
+    none of them is set.
+    """
+    found = [name for name in DJANGO_SMTP_SETTINGS if settings.is_overridden(name)]
+    if not found:
+        return None
+    host = str(getattr(settings, "EMAIL_HOST", "") or "localhost")
+    port = getattr(settings, "EMAIL_PORT", None)
+    user = str(getattr(settings, "EMAIL_HOST_USER", "") or "")
+    has_password = bool(getattr(settings, "EMAIL_HOST_PASSWORD", ""))
+    use_ssl = bool(getattr(settings, "EMAIL_USE_SSL", False))
+    use_tls = bool(getattr(settings, "EMAIL_USE_TLS", False))
+    timeout = getattr(settings, "EMAIL_TIMEOUT", None)
+    credentials = ""
+    if user:
+        credentials = quote(user, safe="") + (":***" if has_password else "") + "@"
+    host_part = f"[{host}]" if ":" in host else host
+    url = f"{'smtps' if use_ssl else 'smtp'}://{credentials}{host_part}"
+    if port:
+        url += f":{port}"
+    query = []
+    if not use_ssl and not use_tls:
+        query.append("security=none")
+        if user:
+            query.append("allow_insecure_auth=true")
+    if timeout is not None:
+        query.append(f"timeout={timeout}")
+    if query:
+        url += "?" + "&".join(query)
+    password_note = ""
+    if has_password:
+        password_note = " (write the password, percent-encoded, in place of ***)"
+    return (
+        f"Django's SMTP settings {', '.join(found)} are set, but unisend does not read "
+        f"them; the equivalent is UNISEND_URL = {url!r}{password_note}. "
+        "See the migration guide (docs/migration.md)"
+    )
+
+
 class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no type hints
     """Sends Django email through unisend.
 
@@ -136,8 +193,13 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
             if alias is None
             else f"MAILERS[{alias!r}]['OPTIONS']['url'] (or settings.UNISEND_URL)"
         )
+        chosen = url if url is not None else set_url
+        if (chosen is None or chosen == "") and not os.environ.get("UNISEND_URL"):
+            hint = smtp_settings_hint()
+            if hint is not None:
+                raise ConfigurationError(f"no unisend URL: set {where}. {hint}")
         self.mailer: Mailer = build_mailer(
-            resolve_url(url if url is not None else set_url, where),
+            resolve_url(chosen, where),
             default_sender=default_sender if default_sender is not None else set_sender,
             retry=retry_from_config(
                 retry if retry is not None else set_retry, "the unisend RETRY setting"
@@ -321,4 +383,10 @@ def to_message(message: EmailMessage) -> Message:
     return Message(**fields)
 
 
-__all__ = ["SETTINGS_KEYS", "EmailBackend", "to_message"]
+__all__ = [
+    "DJANGO_SMTP_SETTINGS",
+    "SETTINGS_KEYS",
+    "EmailBackend",
+    "smtp_settings_hint",
+    "to_message",
+]
