@@ -98,7 +98,8 @@ async def _dialogue(
     route: Route, wire: Wire, address: str, deadline: Deadline, login: bool, out: Results
 ) -> None:
     context = client_context(route.min_tls, route.ca_file)
-    if route.security == "ssl" and not await _handshake(route, wire, context, deadline, out):
+    handshake = (route, wire, address, context, deadline, out)
+    if route.security == "ssl" and not await _handshake(*handshake):
         return
     if not await _greeting(route, wire, address, deadline, out):
         return
@@ -128,7 +129,7 @@ async def _dialogue(
             )
             out.add("certificate", "skip", "not checked: no TLS session")
             return
-        if not await _handshake(route, wire, context, deadline, out):
+        if not await _handshake(*handshake):
             return
         extensions = await _ehlo(wire, deadline, out)
         if extensions is None:
@@ -149,7 +150,12 @@ async def _dialogue(
 
 
 async def _handshake(
-    route: Route, wire: Wire, context: ssl.SSLContext, deadline: Deadline, out: Results
+    route: Route,
+    wire: Wire,
+    address: str,
+    context: ssl.SSLContext,
+    deadline: Deadline,
+    out: Results,
 ) -> bool:
     implicit = route.security == "ssl"
     try:
@@ -157,8 +163,20 @@ async def _handshake(
     except ssl.SSLCertVerificationError as exc:
         certificate_failure(out, exc, route.host, route.ca_file)
     except (*_TIMEOUTS, ssl.SSLError, ConnectionError) as exc:
+        # A server without TLS 1.3 often just hangs up on a 1.3-only hello: ask it for 1.2.
+        only_tls12 = (
+            route.min_tls == "1.3"
+            and not isinstance(exc, _TIMEOUTS)
+            and await _completes_tls12(address, route, deadline)
+        )
         handshake_failure(
-            out, exc, host=route.host, port=route.port, implicit=implicit, min_tls=route.min_tls
+            out,
+            exc,
+            host=route.host,
+            port=route.port,
+            implicit=implicit,
+            min_tls=route.min_tls,
+            only_tls12=only_tls12,
         )
     else:
         tls = wire.tls_object()
@@ -341,20 +359,46 @@ async def _quit(wire: Wire, deadline: Deadline) -> None:
         pass
 
 
-async def _speaks_tls(address: str, route: Route, deadline: Deadline) -> bool:
-    """Whether ``address:port`` answers a TLS handshake (on a fresh connection,
-    certificate not judged): a silent "SMTP" port is then an implicit-TLS one."""
+def _probe_context(max_tls: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """An unverified context: probes only learn what the port speaks, and send nothing."""
     probe = ssl.create_default_context()
     probe.check_hostname = False
     probe.verify_mode = ssl.CERT_NONE
+    if max_tls is not None:
+        probe.maximum_version = max_tls
+    return probe
+
+
+async def _speaks_tls(address: str, route: Route, deadline: Deadline) -> bool:
+    """Whether ``address:port`` answers a TLS handshake at once (on a fresh connection,
+    certificate not judged): a silent "SMTP" port is then an implicit-TLS one."""
+    return await _probe(address, route, deadline, _probe_context(), starttls=False)
+
+
+async def _completes_tls12(address: str, route: Route, deadline: Deadline) -> bool:
+    """Whether the server completes a TLS 1.2 handshake (fresh connection, same path)."""
+    context = _probe_context(ssl.TLSVersion.TLSv1_2)
+    starttls = route.security == "starttls"
+    return await _probe(address, route, deadline, context, starttls=starttls)
+
+
+async def _probe(
+    address: str, route: Route, deadline: Deadline, context: ssl.SSLContext, *, starttls: bool
+) -> bool:
     outcome = await connect([address], route.port, Wire, deadline)
     if isinstance(outcome, ConnectFailure):
         return False
     wire = outcome.protocol
     assert isinstance(wire, Wire)
     try:
-        await deadline.run(wire.start_tls(probe, route.host))
-    except (*_TIMEOUTS, ssl.SSLError, OSError):
+        if starttls:
+            if (await deadline.run(wire.reply())).code != 220:
+                return False
+            await deadline.run(wire.command("EHLO [127.0.0.1]"))
+            if (await deadline.run(wire.command("STARTTLS"))).code != 220:
+                return False
+        await deadline.run(wire.start_tls(context, route.host))
+    except (*_TIMEOUTS, ssl.SSLError, OSError, WireClosed, WireProtocolError):
         return False
     finally:
         wire.close()

@@ -68,9 +68,17 @@ def certificate_failure(
 
 
 def handshake_failure(
-    out: Results, exc: BaseException, *, host: str, port: int, implicit: bool, min_tls: str
+    out: Results,
+    exc: BaseException,
+    *,
+    host: str,
+    port: int,
+    implicit: bool,
+    min_tls: str,
+    only_tls12: bool = False,
 ) -> None:
-    """Record the ``tls`` fail for a handshake that broke off (not over the certificate)."""
+    """Record the ``tls`` fail for a handshake that broke off (not over the certificate);
+    ``only_tls12``: a probe found the server completes a TLS 1.2 handshake."""
     reason = getattr(exc, "reason", None) or ""
     text = str(exc) or type(exc).__name__
     if isinstance(exc, (TimeoutError,)):
@@ -81,20 +89,22 @@ def handshake_failure(
             if implicit
             else "the server stalled during STARTTLS: try again, or ask the provider"
         )
-    elif reason in _PLAINTEXT_REASONS or (implicit and isinstance(exc, ConnectionError)):
-        summary = f"the server answered in plain text, not TLS ({reason or text})"
-        fix = (
-            f"port {port} speaks plain SMTP first (STARTTLS), not implicit TLS: "
-            f"use smtp://{host}:{port} instead of smtps://"
+    elif only_tls12 or reason in _VERSION_REASONS:
+        summary = (
+            f"no TLS version both sides accept ({reason or text}); unisend asks for >= {min_tls}"
         )
-    elif reason in _VERSION_REASONS:
-        summary = f"no TLS version both sides accept ({reason}); unisend asks for >= {min_tls}"
         fix = (
             "the server does not offer TLS 1.3: use min_tls=1.2 (the default), or a "
             "server that offers TLS 1.3"
             if min_tls == "1.3"
             else "the server offers only TLS older than 1.2, which unisend refuses: ask the "
             "provider for TLS 1.2 or later"
+        )
+    elif reason in _PLAINTEXT_REASONS or (implicit and isinstance(exc, ConnectionError)):
+        summary = f"the server answered in plain text, not TLS ({reason or text})"
+        fix = (
+            f"port {port} speaks plain SMTP first (STARTTLS), not implicit TLS: "
+            f"use smtp://{host}:{port} instead of smtps://"
         )
     else:
         summary = f"the TLS handshake failed: {text}"
