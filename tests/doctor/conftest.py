@@ -8,7 +8,6 @@ import datetime as dt
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -307,5 +307,5 @@ def test_secrets_never_appear(smtp: MakeServer, ca_file: str) -> None:
     diagnosis = run(smtp_url(server, ca_file, password=secret))
     text = str(diagnosis) + repr(diagnosis.to_dict())
     assert secret not in text
-    assert PASSWORD not in text or PASSWORD == secret
+    assert PASSWORD not in text
     assert "smtp://mailer-user:***@127.0.0.1" in text
