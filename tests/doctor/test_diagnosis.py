@@ -88,7 +88,10 @@ def test_composite_url_checks_every_route_by_name(
     backup = diagnosis.check("connect", route="backup")
     assert backup is not None and backup.status == "fail"
     config = diagnosis.check("config", route="sendgrid")
-    assert config is not None and config.details["url"] == "sendgrid://***@default?base_url=http://127.0.0.1:9"
+    assert (
+        config is not None
+        and config.details["url"] == "sendgrid://***@default?base_url=http://127.0.0.1:9"
+    )
     text = str(diagnosis) + json.dumps(diagnosis.to_dict())
     for secret in ("pw-one", "SG.topsecret", "s3cret-Passw0rd!"):
         assert secret not in text
@@ -164,3 +167,36 @@ def test_every_warn_and_fail_has_a_fix_and_ids_are_stable(
         assert check.id in CHECK_IDS
         if check.status in ("warn", "fail"):
             assert check.fix, check
+
+
+def test_without_dnspython_hosts_still_resolve_and_domain_checks_say_what_to_install(
+    closed_port: int,
+) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = f"""
+import sys
+sys.modules["dns"] = None  # as if dnspython were not installed
+import unisend
+d = unisend.diagnose("smtp://localhost:{closed_port}", timeout=2)
+print(d.check("dns").status, d.check("connect").details["error"], d.check("blocklist").status)
+print(d.check("blocklist").summary)
+try:
+    unisend.diagnose("memory://", domain="example.com")
+except unisend.ConfigurationError as exc:
+    print("raised:", exc)
+"""
+    root = Path(unisend.__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == "ok refused skip", result.stdout + result.stderr
+    assert "pip install 'unisend[doctor]'" in lines[1]
+    assert lines[2].startswith("raised:") and "unisend[doctor]" in lines[2]
