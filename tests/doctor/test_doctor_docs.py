@@ -20,7 +20,7 @@ def test_python_examples_in_doctor_md_run(capsys: object) -> None:
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) == 2
     for block in blocks:
-        exec(compile(block, "doctor.md", "exec"), {})
+        exec(compile(block, "doctor.md", "exec"), {"__name__": "__main__"})
 
 
 def test_links_to_troubleshooting_resolve() -> None:
