@@ -200,3 +200,18 @@ except unisend.ConfigurationError as exc:
     assert lines[0] == "ok refused skip", result.stdout + result.stderr
     assert "pip install 'unisend[doctor]'" in lines[1]
     assert lines[2].startswith("raised:") and "unisend[doctor]" in lines[2]
+
+
+def test_smtp_relays_of_providers_get_the_provider_dns_advice(nameserver: str) -> None:
+    from unisend.doctor._routes import load_routes
+
+    routes, _ = load_routes("smtp://apikey:SG.x@smtp.sendgrid.net:587")
+    assert routes[0].provider is not None and routes[0].provider.name == "sendgrid"
+    diagnosis = diagnose(
+        "smtp://apikey:SG.x@smtp.sendgrid.net:587",
+        domain="noinclude.test",
+        nameservers=[nameserver],
+        timeout=1,
+    )
+    spf = diagnosis.check("spf")
+    assert spf is not None and spf.fix and "include:sendgrid.net" in spf.fix

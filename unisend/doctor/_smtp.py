@@ -254,11 +254,15 @@ async def _greeting(
     return True
 
 
-async def _ehlo(wire: Wire, deadline: Deadline, out: Results) -> dict[str, str] | None:
+def _ehlo_command(wire: Wire) -> str:
+    """EHLO with this end's address literal: no DNS lookup of our own name."""
     sockname = wire.transport.get_extra_info("sockname") if wire.transport else None
     local = sockname[0] if isinstance(sockname, tuple) else "127.0.0.1"
-    literal = f"[IPv6:{local}]" if ":" in local else f"[{local}]"
-    reply = await deadline.run(wire.command(f"EHLO {literal}"))
+    return f"EHLO [IPv6:{local}]" if ":" in local else f"EHLO [{local}]"
+
+
+async def _ehlo(wire: Wire, deadline: Deadline, out: Results) -> dict[str, str] | None:
+    reply = await deadline.run(wire.command(_ehlo_command(wire)))
     if reply.code != 250:
         out.checks.pop("greeting", None)
         out.add(
@@ -394,7 +398,7 @@ async def _probe(
         if starttls:
             if (await deadline.run(wire.reply())).code != 220:
                 return False
-            await deadline.run(wire.command("EHLO [127.0.0.1]"))
+            await deadline.run(wire.command(_ehlo_command(wire)))
             if (await deadline.run(wire.command("STARTTLS"))).code != 220:
                 return False
         await deadline.run(wire.start_tls(context, route.host))
