@@ -86,12 +86,27 @@ async def check_smtp(
     try:
         await _dialogue(route, wire, outcome.address, deadline, login, out)
     except _TIMEOUTS:
-        out.skip(SMTP_IDS, f"the time budget ({deadline.seconds:g}s) ran out")
+        _broken(out, f"no answer within the time budget ({deadline.seconds:g}s)", "timeout")
     except (WireClosed, WireProtocolError, OSError) as exc:
-        out.skip(SMTP_IDS, f"the connection broke ({exc})")
+        _broken(out, f"the server broke off the dialogue ({exc})", "closed")
     finally:
         wire.close()
     out.skip(SMTP_IDS, "an earlier check failed")
+
+
+def _broken(out: Results, what: str, kind: str) -> None:
+    """The dialogue stopped half-way: the step it was at fails, the rest are skipped."""
+    pending = next((id for id in SMTP_IDS if id not in out.checks), None)
+    if pending is None:  # only QUIT was left
+        return
+    fix = (
+        "the server is slow or stalled: try again with a longer --timeout, or ask the provider"
+        if kind == "timeout"
+        else "the server dropped the connection: try again; if it persists, the server may "
+        "limit connections or refuse this IP (see the blocklist check)"
+    )
+    out.add(pending, "fail", what, fix)
+    out.skip(SMTP_IDS, f"the dialogue stopped at {pending}")
 
 
 async def _dialogue(
