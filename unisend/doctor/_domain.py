@@ -6,12 +6,11 @@ import asyncio
 from typing import Any
 
 from ._dns import Dns, Lookup
-from ._model import Status
+from ._model import DOMAIN_IDS, Status
 from ._providers import Provider
 from ._results import Results
 from ._spf import MAX_LOOKUPS, MAX_VOID_LOOKUPS, walk
 
-DOMAIN_IDS = ("mx", "spf", "dkim", "dmarc")
 #: Selectors tried when no provider route says which to expect.
 COMMON_SELECTORS = ("default", "selector1", "selector2", "google", "mail", "dkim", "k1")
 _RESOLVER_FIX = "check the DNS resolver (or --nameserver) and run the doctor again"

@@ -28,6 +28,8 @@ CHECK_IDS = (
     "dmarc",
     "blocklist",
 )
+#: The checks of the sender domain (``route`` is None).
+DOMAIN_IDS = ("mx", "spf", "dkim", "dmarc")
 
 
 @dataclass(frozen=True)
@@ -109,4 +111,4 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["CHECK_IDS", "Check", "Diagnosis", "Status"]
+__all__ = ["CHECK_IDS", "DOMAIN_IDS", "Check", "Diagnosis", "Status"]

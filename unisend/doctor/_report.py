@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._model import Check, Diagnosis
+from ._model import DOMAIN_IDS, Check, Diagnosis
 
 _COLOURS = {"ok": "32", "warn": "33", "fail": "31", "skip": "2"}
 _LABELS = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
@@ -30,15 +30,18 @@ def render(diagnosis: Diagnosis, *, colour: bool = False) -> str:
     if counts["warn"]:
         head += f", {counts['warn']} warning(s)"
     lines = [_paint(head, "ok" if diagnosis.ok else "fail", colour)]
-    groups: dict[str | None, list[Check]] = {}
+    groups: dict[tuple[str, str | None], list[Check]] = {}
     for check in diagnosis.checks:
-        groups.setdefault(check.route, []).append(check)
-    for route, checks in groups.items():
+        kind = "route" if check.route else ("domain" if check.id in DOMAIN_IDS else "url")
+        groups.setdefault((kind, check.route), []).append(check)
+    for (kind, route), checks in groups.items():
         lines.append("")
-        if route is None:
+        if kind == "domain":
             lines.append(
                 f"domain {diagnosis.domain}" if diagnosis.domain else "domain (none given)"
             )
+        elif kind == "url":
+            lines.append(f"url {diagnosis.url}" if diagnosis.url else "url (none given)")
         else:
             url = next((c.details.get("url") for c in checks if c.id == "config"), None)
             lines.append(f"route {route}" + (f"  {url}" if url else ""))
