@@ -14,6 +14,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 KEY_PATHS = {"/v3/scopes", "/server", "/v3/REST/apikey", "/v3/account", "/api/accounts"}
 
@@ -34,8 +35,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.requests.append(("GET", self.path, headers))
-        if self.path not in KEY_PATHS:
+        path = urlsplit(self.path).path  # a proxy gets the absolute URL
+        self.server.requests.append(("GET", path, headers))
+        if path not in KEY_PATHS:
             self._reply(404, {"error": "not found"})
             return
         credential = " ".join(

@@ -104,3 +104,16 @@ def test_mailtrap_default_hosts_check_the_account_api() -> None:
     for route in routes:
         assert route.transport is not None
         route.transport.close()
+
+
+def test_behind_a_proxy_the_direct_connect_is_not_judged(
+    key_server: KeyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The "proxy" is the key server itself: httpx sends it the absolute URL.
+    monkeypatch.setenv("HTTP_PROXY", key_server.base_url)
+    monkeypatch.setenv("NO_PROXY", "")
+    diagnosis = diagnose("sendgrid://SG.good@default?base_url=http://api.example.test", timeout=3)
+    connect = diagnosis.check("connect")
+    assert connect is not None and connect.status == "skip" and "HTTP_PROXY" in connect.summary
+    api_key = diagnosis.check("api-key")
+    assert api_key is not None and api_key.status == "ok", str(diagnosis)

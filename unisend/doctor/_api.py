@@ -21,6 +21,12 @@ _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 async def check_api(route: Route, addresses: list[str], deadline: Deadline, out: Results) -> None:
     """Run the checks of one HTTP provider route."""
+    proxy = proxy_for(route.key_url)
+    if proxy:
+        # httpx will go through the proxy: a direct connection proves nothing either way.
+        out.add("connect", "skip", f"through the proxy in ${proxy}: the api-key call tests it")
+        await _check_key(route, deadline, out)
+        return
     outcome = await connect(addresses, route.port, asyncio.Protocol, deadline)
     where = host_port(route.host, route.port)
     if isinstance(outcome, ConnectFailure):
@@ -41,6 +47,20 @@ async def check_api(route: Route, addresses: list[str], deadline: Deadline, out:
     outcome.transport.close()
     out.add("connect", "ok", f"connected to {where}", address=outcome.address)
     await _check_key(route, deadline, out)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy variable httpx would use for ``url`` (it honours the same variables)."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxies = getproxies()
+    if parts.scheme not in proxies and "all" not in proxies:
+        return None
+    if proxy_bypass(parts.hostname or ""):
+        return None
+    return f"{parts.scheme}_proxy".upper() if parts.scheme in proxies else "ALL_PROXY"
 
 
 async def _check_key(route: Route, deadline: Deadline, out: Results) -> None:
@@ -168,4 +188,4 @@ def _read_status(route: Route, status: int, ip_blocked: bool, out: Results) -> N
         )
 
 
-__all__ = ["API_IDS", "check_api"]
+__all__ = ["API_IDS", "check_api", "proxy_for"]

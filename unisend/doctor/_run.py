@@ -13,7 +13,7 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from .._redact import redact_text, redact_url
-from ._api import API_IDS, check_api
+from ._api import API_IDS, check_api, proxy_for
 from ._blocklist import check_blocklist
 from ._dns import EXTRA_HINT, Dns, have_dnspython, parse_nameservers
 from ._domain import DOMAIN_IDS, check_domain
@@ -66,6 +66,11 @@ async def _route_checks(
     route: Route, dns: Dns, deadline: Deadline, login: bool, out: Results
 ) -> None:
     if route.kind == "local":
+        return
+    proxy = proxy_for(route.key_url) if route.kind == "http" else None
+    if proxy:
+        out.add("dns", "skip", f"through the proxy in ${proxy}: the proxy resolves {route.host}")
+        await check_api(route, [], deadline, out)
         return
     answer = await dns.addresses(route.host)
     if answer.status != "ok":
