@@ -253,3 +253,17 @@ def key_server() -> Iterator[KeyServer]:
 
 
 __all__ = ["ZONES", "DoctorSMTPServer", "smtp_url"]
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's proxy settings must not send loopback test traffic elsewhere."""
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
