@@ -213,13 +213,13 @@ def silent_listener() -> Iterator[int]:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A port nothing listens on."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = int(probe.getsockname()[1])
-    probe.close()
-    return port
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on: bound but not listening, so connections are refused
+    and no other process can take the port during the test."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    yield int(holder.getsockname()[1])
+    holder.close()
 
 
 @pytest.fixture
