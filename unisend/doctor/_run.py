@@ -122,6 +122,13 @@ async def _guarded(
     out.skip(ids, f"the time budget ({deadline.seconds:g}s) ran out")
 
 
+def _prepare(url: str | None) -> tuple[list[Route], list[Check]]:
+    """The routes and config checks of ``url``, with the DNS library loaded."""
+    if have_dnspython():
+        import dns.asyncresolver  # noqa: F401 - loaded here, not on the event loop
+    return load_routes(url)
+
+
 def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         return redact_text(value, secrets)
@@ -167,8 +174,10 @@ async def adiagnose(
         raise ConfigurationError(f"domain and nameservers checks need dnspython: {EXTRA_HINT}")
     if url is None:
         url = os.environ.get("UNISEND_URL")
+    # Building the transports imports their modules and loads CA stores: off the event
+    # loop, and before the clock starts, so the network steps get the whole budget.
+    routes, config_checks = await asyncio.to_thread(_prepare, url)
     deadline = Deadline(seconds)
-    routes, config_checks = load_routes(url)
     dns = Dns(servers, deadline)
     route_results = [Results(route.name) for route in routes]
     domain_results = Results(None)
