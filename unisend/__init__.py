@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._routing import Failover, RoundRobin
     from ._url import from_url
+    from .doctor import Check, Diagnosis, adiagnose, diagnose
 
 _LAZY = {
     "Address": "unisend._message",
@@ -49,6 +50,10 @@ _LAZY = {
     "Failover": "unisend._routing",
     "RoundRobin": "unisend._routing",
     "from_url": "unisend._url",
+    "diagnose": "unisend.doctor._run",
+    "adiagnose": "unisend.doctor._run",
+    "Diagnosis": "unisend.doctor._model",
+    "Check": "unisend.doctor._model",
 }
 
 
@@ -72,7 +77,9 @@ __all__ = [
     "Attachment",
     "Attempt",
     "AuthenticationError",
+    "Check",
     "ConfigurationError",
+    "Diagnosis",
     "Failover",
     "InvalidMessage",
     "Mailer",
@@ -87,5 +94,7 @@ __all__ = [
     "TransientError",
     "UnisendError",
     "__version__",
+    "adiagnose",
+    "diagnose",
     "from_url",
 ]

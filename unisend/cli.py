@@ -5,6 +5,7 @@
     unisend send --from ADDR --to ADDR --subject S --text T [--url URL]
     unisend sandbox list | show ID | clear
     unisend check-url URL
+    unisend doctor [--url URL] [--domain D] [--json] [--nameserver IP[:PORT]]... [--no-login]
 
 Errors print ``error: <ClassName>: <what to fix>`` on stderr and exit with 2 for a bad
 message or configuration, 1 for a failed send. Nothing a URL carries as a secret is
@@ -128,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "check-url", help="parse a configuration URL and show the transport it builds"
     )
     check.add_argument("url", metavar="URL")
+
+    from .doctor.cli import add_parser as add_doctor
+
+    add_doctor(commands)
     return parser
 
 
@@ -316,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     secrets = url_secrets(getattr(args, "url", None), os.environ.get("UNISEND_URL"))
+    from .doctor.cli import run as doctor
+
     commands = {"send": _cmd_send, "sandbox": _cmd_sandbox, "check-url": _cmd_check_url}
+    commands["doctor"] = doctor
     try:
         with _log_to_stderr():
             code = commands[args.command](args, sys.stdout)
