@@ -134,7 +134,9 @@ def _first_line(process: subprocess.Popen[str], log: IO[str]) -> str:
 
 
 @contextmanager
-def start_stub(*options: str, tls: bool = False, ca_file: str | None = None) -> Iterator[HttpStub]:
+def start_stub(
+    *options: str, tls: bool = False, ca_file: str | None = None, tls_names: tuple[str, ...] = ()
+) -> Iterator[HttpStub]:
     """Run the stub on a free loopback port for the ``with`` block.
 
     ``options`` are extra command-line options, e.g. ``"--latency-ms", "5"``. With
@@ -146,6 +148,8 @@ def start_stub(*options: str, tls: bool = False, ca_file: str | None = None) -> 
         command += ["--tls-port", "0"]
         if ca_file is not None:
             command += ["--ca-file", ca_file]
+        for name in tls_names:
+            command += ["--tls-name", name]
     # stderr goes to a file: a pipe nobody reads could fill up and stall the server
     log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(

@@ -82,8 +82,9 @@ Control routes:
 
 On start it prints one JSON line to stdout: {"pid", "host", "port", "tls_port", "ca_file",
 "loop"}. ``--port 0`` (the default) picks a free port; ``--tls-port P`` adds a TLS listener
-with a trustme certificate for 127.0.0.1, ::1 and localhost whose CA goes to ``--ca-file``
-(default: a new temporary file). SIGTERM or SIGINT stops it (final counters on stderr).
+with a trustme certificate for 127.0.0.1, ::1, localhost and each ``--tls-name HOST``, whose
+CA goes to ``--ca-file`` (default: a new temporary file). SIGTERM or SIGINT stops it (final
+counters on stderr).
 """
 
 from __future__ import annotations
@@ -868,11 +869,11 @@ class Connection:
 # ------------------------------------------------------------------ start-up
 
 
-def _tls_context(ca_file: str) -> ssl.SSLContext:
+def _tls_context(ca_file: str, names: list[str]) -> ssl.SSLContext:
     import trustme
 
     ca = trustme.CA()
-    certificate = ca.issue_cert("127.0.0.1", "::1", "localhost")
+    certificate = ca.issue_cert("127.0.0.1", "::1", "localhost", *names)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     certificate.configure_cert(context)
     ca.cert_pem.write_to_path(ca_file)
@@ -885,6 +886,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls-port", type=int, default=None, help="also listen with TLS")
     parser.add_argument("--ca-file", default=None, help="where the TLS listener's CA goes")
+    parser.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="another host name the TLS certificate is valid for (repeatable)",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--fault-status", default="500,429")
     parser.add_argument("--retry-after", type=int, default=1)
@@ -916,8 +924,9 @@ async def serve(args: argparse.Namespace, loop_name: str) -> None:
     tls_port = ca_file = None
     if args.tls_port is not None:
         ca_file = args.ca_file or os.path.join(tempfile.mkdtemp(prefix="http-server-"), "ca.pem")
+        context = _tls_context(ca_file, args.tls_name)
         tls = await asyncio.start_server(
-            on_connection, args.host, args.tls_port, ssl=_tls_context(ca_file), **options
+            on_connection, args.host, args.tls_port, ssl=context, **options
         )
         servers.append(tls)
         tls_port = tls.sockets[0].getsockname()[1]

@@ -88,7 +88,9 @@ def require_credential(
     ``keyword`` and never the value; ``hint`` says where the credential comes from.
 
     A control character (a stray line break) is always refused; whitespace too with
-    ``spaces=False``, for providers whose keys never hold it.
+    ``spaces=False``, for providers whose keys never hold it; and a non-ASCII character,
+    which no provider's key holds and no HTTP header can carry (a placeholder such as
+    ``"SG.…"`` pasted from an example).
     """
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{owner} needs {keyword}= ({hint})")
@@ -102,6 +104,11 @@ def require_credential(
         what = "a control character" if spaces else "whitespace or a control character"
         raise ConfigurationError(
             f"{owner}: {keyword} contains {what} (a stray line break?); copy it again"
+        )
+    if not value.isascii():
+        raise ConfigurationError(
+            f"{owner}: {keyword} contains a non-ASCII character, which no API key holds "
+            "(a placeholder such as '…' left from an example?); paste the real key"
         )
     return value
 
