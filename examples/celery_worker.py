@@ -7,9 +7,15 @@ worker's environment, never from the task)::
     export UNISEND_URL="smtp://user:pass@smtp.example.com:587"   # or sandbox://
     celery --workdir examples -A celery_worker worker --loglevel=info
 
-Enqueue a message and wait for the outcome (from another shell, same environment)::
+Enqueue a message and wait for the outcome (from another shell, same environment), then
+read it back when the route is the sandbox::
 
     python examples/celery_worker.py bob@example.com
+    unisend sandbox list
+
+The worker runs in ``examples/`` (``--workdir``), but a ``sandbox://`` route keeps its file in
+the repository root's ``.unisend/sandbox.sqlite3``, where ``unisend sandbox list`` run from the
+root looks, unless ``UNISEND_SANDBOX`` names another file.
 
 Optional knobs (environment): ``UNISEND_RETRY_BACKOFF`` (first Celery retry delay in
 seconds, default 5), ``UNISEND_MAX_RETRIES`` (default 5), ``UNISEND_ATTEMPTS`` (tries
@@ -24,6 +30,15 @@ import sys
 from celery import Celery
 
 BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+# `celery --workdir examples` would put ./.unisend/sandbox.sqlite3 under examples/: keep the
+# sandbox in the repository root, where `unisend sandbox list` is run.
+os.environ.setdefault(
+    "UNISEND_SANDBOX",
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".unisend", "sandbox.sqlite3"
+    ),
+)
 
 app = Celery(
     "unisend_example",

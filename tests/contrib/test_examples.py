@@ -218,3 +218,25 @@ def test_django_project_contact_view(smtp_plain: SMTPServer) -> None:
     assert body == f'{{"sent": 1, "message_id": "{parsed["Message-ID"]}"}}'
     assert parsed["Reply-To"] == "support@example.com"
     assert parsed.get_body(("html",)) is not None
+
+
+def test_celery_example_keeps_its_sandbox_in_the_repository_root() -> None:
+    """``celery --workdir examples`` runs the worker in examples/; its ``sandbox://`` store
+    is still the root's ./.unisend/sandbox.sqlite3, where ``unisend sandbox list`` looks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNISEND_")}
+    env.update(PYTHONPATH=str(ROOT), UNISEND_URL="sandbox://")
+    code = (
+        "import celery_worker\nfrom unisend import from_url\nprint(from_url('sandbox://').path)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=EXAMPLES, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == ROOT / ".unisend" / "sandbox.sqlite3"
+    env["UNISEND_SANDBOX"] = "/tmp/elsewhere.sqlite3"  # an explicit choice is kept
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=EXAMPLES, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == "/tmp/elsewhere.sqlite3"
