@@ -1,0 +1,131 @@
+"""SendGrid's Event Webhook: a JSON array of events per POST, always batched.
+
+Event names and fields: django-anymail ``webhooks/sendgrid.py`` and SendGrid's Event
+Webhook Reference. Top-level keys that are not SendGrid's own are the message's
+``custom_args``, where :class:`~unisend.transports.SendGridTransport` puts
+``Message.metadata``; ``category`` carries ``Message.tags``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._decode import event_objects, from_unix, load_json, string_tuple, text
+from ._model import DeliveryEvent, EventType, RejectReason, WebhookError
+
+_TYPES = {
+    "processed": EventType.queued,
+    "dropped": EventType.rejected,
+    "delivered": EventType.delivered,
+    "deferred": EventType.deferred,
+    "bounce": EventType.bounced,
+    "open": EventType.opened,
+    "click": EventType.clicked,
+    "spamreport": EventType.complained,
+    "unsubscribe": EventType.unsubscribed,
+    "group_unsubscribe": EventType.unsubscribed,
+    "group_resubscribe": EventType.subscribed,
+}
+
+# Keys SendGrid sets itself; every other top-level key is a custom arg (metadata).
+_OWN_KEYS = frozenset(
+    {
+        "email",
+        "event",
+        "timestamp",
+        "smtp-id",
+        "category",
+        "reason",
+        "response",
+        "status",
+        "type",
+        "attempt",
+        "url",
+        "url_offset",
+        "useragent",
+        "ip",
+        "tls",
+        "cert_err",
+        "asm_group_id",
+        "pool",
+        "send_at",
+        "bounce_classification",
+    }
+)
+_OWN_PREFIXES = ("sg_", "marketing_campaign")
+
+# A dropped message's cause, from its "reason"/"type" ("Bounced Address", "Invalid", ...).
+_DROP_REASONS = (
+    ("unsubscribed", RejectReason.unsubscribed),
+    ("bounced", RejectReason.bounced),
+    ("spam", RejectReason.spam),
+    ("invalid", RejectReason.invalid),
+    ("expired", RejectReason.timed_out),
+    ("blocked", RejectReason.blocked),
+)
+
+
+def parse(body: bytes, headers: Mapping[str, str]) -> list[DeliveryEvent]:
+    """The events of one SendGrid Event Webhook request (already verified)."""
+    document = load_json(body, "SendGrid")
+    if not isinstance(document, list):
+        raise WebhookError(
+            "SendGrid sends a JSON array of events; this body is not one "
+            "(is this the Event Webhook, not Inbound Parse?)"
+        )
+    return [_event(item) for item in event_objects(document, "SendGrid", "event")]
+
+
+def _event(item: Mapping[str, Any]) -> DeliveryEvent:
+    name = item["event"]
+    kind = _TYPES.get(name, EventType.unknown)
+    reason = item.get("reason")
+    return DeliveryEvent(
+        provider="sendgrid",
+        type=kind,
+        message_id=_message_id(item),
+        recipient=text(item.get("email")),
+        timestamp=from_unix(item.get("timestamp"), "SendGrid"),
+        event_id=text(item.get("sg_event_id")),
+        reject_reason=_reject_reason(name, item),
+        description=text(reason),
+        mta_response=text(item.get("response")) or (text(reason) if name == "bounce" else None),
+        tags=string_tuple(item.get("category")),
+        metadata={
+            key: value if isinstance(value, str) else str(value)
+            for key, value in item.items()
+            if key not in _OWN_KEYS and not key.startswith(_OWN_PREFIXES)
+        },
+        click_url=text(item.get("url")),
+        user_agent=text(item.get("useragent")),
+        raw=item,
+    )
+
+
+def _message_id(item: Mapping[str, Any]) -> str | None:
+    # The send returns X-Message-Id, which is sg_message_id before its first "."
+    # (sendgrid-nodejs#412) and the local part of smtp-id.
+    sg_message_id = item.get("sg_message_id")
+    if isinstance(sg_message_id, str) and sg_message_id:
+        return sg_message_id.partition(".")[0]
+    smtp_id = item.get("smtp-id")
+    if isinstance(smtp_id, str) and smtp_id:
+        return smtp_id.strip().strip("<>").partition("@")[0] or None
+    return None
+
+
+def _reject_reason(name: str, item: Mapping[str, Any]) -> RejectReason | None:
+    if name == "bounce":
+        return RejectReason.blocked if item.get("type") == "blocked" else RejectReason.bounced
+    if name == "dropped":
+        cause = f"{item.get('type') or ''} {item.get('reason') or ''}".lower()
+        for word, reason in _DROP_REASONS:
+            if word in cause:
+                return reason
+        return RejectReason.other
+    if name == "spamreport":
+        return RejectReason.spam
+    if name in ("unsubscribe", "group_unsubscribe"):
+        return RejectReason.unsubscribed
+    return None
