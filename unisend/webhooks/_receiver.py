@@ -15,8 +15,8 @@ mailtrap  ``signing_secret`` (``Mailtrap-Signature``), ``basic_auth``
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from .._errors import ConfigurationError
 from ._decode import check_size
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
     Parser = Callable[[bytes, Mapping[str, str]], list[DeliveryEvent]]
 
 Credential = str | Sequence[str] | None
+
+
+class Headers(Protocol):
+    """Anything with ``items()`` of (name, value): a dict, Django's ``request.headers``,
+    Werkzeug's ``Headers``."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
 
 #: Provider name -> the auth keywords that apply to it.
 APPLIES: dict[str, tuple[str, ...]] = {
@@ -116,7 +124,7 @@ class Receiver:
                 return challenge
         return None
 
-    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryEvent]:
+    def parse(self, body: bytes, headers: Headers) -> list[DeliveryEvent]:
         """Verify the request, then parse its events (see :func:`parse_events`)."""
         if isinstance(body, (bytearray, memoryview)):
             body = bytes(body)

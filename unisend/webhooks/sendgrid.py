@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._decode import event_objects, from_unix, load_json, string_tuple, text
+from ._decode import event_objects, from_unix, load_json, string_map, string_tuple, text
 from ._model import DeliveryEvent, EventType, RejectReason, WebhookError
 
 _TYPES = {
@@ -92,11 +92,13 @@ def _event(item: Mapping[str, Any]) -> DeliveryEvent:
         description=text(reason),
         mta_response=text(item.get("response")) or (text(reason) if name == "bounce" else None),
         tags=string_tuple(item.get("category")),
-        metadata={
-            key: value if isinstance(value, str) else str(value)
-            for key, value in item.items()
-            if key not in _OWN_KEYS and not key.startswith(_OWN_PREFIXES)
-        },
+        metadata=string_map(
+            {
+                key: value
+                for key, value in item.items()
+                if key not in _OWN_KEYS and not key.startswith(_OWN_PREFIXES)
+            }
+        ),
         click_url=text(item.get("url")),
         user_agent=text(item.get("useragent")),
         raw=item,
