@@ -85,6 +85,15 @@ def test_delivery_event_fields_frozen_and_hashable() -> None:
     assert len({event, twin}) == 1  # hashable although metadata and raw are dicts
 
 
+def test_parsed_events_are_frozen_and_equal_to_constructed_ones() -> None:
+    body = b'{"event":"open","time":1,"email":"a@example.com","MessageID":7}'
+    (parsed,) = parse_events("mailjet", body, {}, insecure=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.type = EventType.clicked  # type: ignore[misc]
+    built = DeliveryEvent(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(parsed)})
+    assert built == parsed and hash(built) == hash(parsed) and repr(built) == repr(parsed)
+
+
 def run(code: str) -> str:
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

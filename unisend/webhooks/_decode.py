@@ -68,6 +68,8 @@ def event_objects(document: Any, provider: str, field_name: str) -> list[Mapping
 def text(value: Any) -> str | None:
     """A string field as ``str``, numbers as their decimal text; empty and other
     values as None."""
+    if type(value) is str:  # the common case first: this runs for every field
+        return value or None
     if isinstance(value, str):
         return value or None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -81,7 +83,7 @@ def string_map(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
     return {
-        str(key): item if isinstance(item, str) else json.dumps(item) for key, item in value.items()
+        str(key): item if type(item) is str else json.dumps(item) for key, item in value.items()
     }
 
 
@@ -98,10 +100,10 @@ def json_string_map(value: Any) -> dict[str, str]:
 
 def string_tuple(value: Any) -> tuple[str, ...]:
     """One string or a list of strings as a tuple (empty strings dropped)."""
-    if isinstance(value, str):
+    if type(value) is str:
         return (value,) if value else ()
-    if isinstance(value, list):
-        return tuple(item for item in value if isinstance(item, str) and item)
+    if type(value) is list:
+        return tuple([item for item in value if type(item) is str and item])
     return ()
 
 
@@ -110,6 +112,11 @@ def from_unix(value: Any, provider: str, *, scale: float = 1.0) -> datetime | No
     None when absent."""
     if value is None:
         return None
+    if type(value) is int and scale == 1.0:  # the common case: whole seconds
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise WebhookError(f"{provider} event has a timestamp out of range") from None
     if isinstance(value, str):
         try:
             value = float(value)

@@ -61,7 +61,7 @@ class WebhookAuthError(WebhookError):
     """The webhook request failed verification (signature, basic auth, token): answer 401."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DeliveryEvent:
     """One event a provider reported about one message and one recipient.
 
@@ -87,6 +87,49 @@ class DeliveryEvent:
     click_url: str | None = None
     user_agent: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
+
+
+_new = object.__new__
+
+
+def new_event(
+    *,
+    provider: str,
+    type: EventType,
+    message_id: str | None,
+    recipient: str | None,
+    timestamp: datetime | None,
+    event_id: str | None,
+    reject_reason: RejectReason | None,
+    description: str | None,
+    mta_response: str | None,
+    tags: tuple[str, ...],
+    metadata: dict[str, str],
+    click_url: str | None,
+    user_agent: str | None,
+    raw: Mapping[str, Any],
+) -> DeliveryEvent:
+    """``DeliveryEvent(...)`` for the parsers, which build thousands per request: the
+    frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; this
+    fills the instance dict in one call (about twice as fast). Every field is required."""
+    event: DeliveryEvent = _new(DeliveryEvent)
+    event.__dict__.update(
+        provider=provider,
+        type=type,
+        message_id=message_id,
+        recipient=recipient,
+        timestamp=timestamp,
+        event_id=event_id,
+        reject_reason=reject_reason,
+        description=description,
+        mta_response=mta_response,
+        tags=tags,
+        metadata=metadata,
+        click_url=click_url,
+        user_agent=user_agent,
+        raw=raw,
+    )
+    return event
 
 
 __all__ = ["DeliveryEvent", "EventType", "RejectReason", "WebhookAuthError", "WebhookError"]

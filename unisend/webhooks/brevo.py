@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._decode import event_objects, from_unix, json_string_map, load_json, string_tuple, text
-from ._model import DeliveryEvent, EventType, RejectReason, WebhookError
+from ._model import DeliveryEvent, EventType, RejectReason, WebhookError, new_event
 
 _TYPES: dict[str, tuple[EventType, RejectReason | None]] = {
     # "request" comes even for a message that will then be blocked: it is "queued".
@@ -55,7 +55,7 @@ def _event(item: Mapping[str, Any]) -> DeliveryEvent:
         timestamp = from_unix(item.get("ts_epoch"), "Brevo", scale=1000)
     else:  # ts_event is UTC seconds too; ts and date are in the account's zone
         timestamp = from_unix(item.get("ts_event"), "Brevo")
-    return DeliveryEvent(
+    return new_event(
         provider="brevo",
         type=kind,
         message_id=text(item.get("message-id")),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._decode import event_objects, from_unix, json_string_map, load_json, string_tuple, text
-from ._model import DeliveryEvent, EventType, RejectReason
+from ._model import DeliveryEvent, EventType, RejectReason, new_event
 
 _TYPES = {
     "sent": EventType.delivered,  # Mailjet's "sent" is the receiving server's acceptance
@@ -67,7 +67,7 @@ def _event(item: Mapping[str, Any]) -> DeliveryEvent:
     elif name == "unsub":
         reason = RejectReason.unsubscribed
     related = text(item.get("error_related_to"))
-    return DeliveryEvent(
+    return new_event(
         provider="mailjet",
         type=kind,
         message_id=text(item.get("MessageID")) or text(item.get("mj_message_id")),

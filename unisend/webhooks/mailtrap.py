@@ -21,7 +21,7 @@ from ._decode import (
     string_tuple,
     text,
 )
-from ._model import DeliveryEvent, EventType, RejectReason, WebhookError
+from ._model import DeliveryEvent, EventType, RejectReason, WebhookError, new_event
 
 _TYPES: dict[str, tuple[EventType, RejectReason | None]] = {
     "delivery": (EventType.delivered, None),
@@ -53,7 +53,7 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[DeliveryEvent]:
 
 def _event(item: Mapping[str, Any]) -> DeliveryEvent:
     kind, reason = _TYPES.get(item["event"], (EventType.unknown, None))
-    return DeliveryEvent(
+    return new_event(
         provider="mailtrap",
         type=kind,
         message_id=text(item.get("message_id")),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._decode import event_objects, from_iso, load_json, string_map, string_tuple, text
-from ._model import DeliveryEvent, EventType, RejectReason, WebhookError
+from ._model import DeliveryEvent, EventType, RejectReason, WebhookError, new_event
 
 # Bounce "Type" -> (event type, reject reason).
 _BOUNCE_TYPES: dict[str, tuple[EventType, RejectReason | None]] = {
@@ -78,7 +78,7 @@ def _event(item: Mapping[str, Any], headers: Mapping[str, str]) -> DeliveryEvent
     # Bounces carry an ID; every request carries a trace id that stays the same when
     # Postmark retries it (postmark-skills: dedupe on X-PM-Webhook-Trace-Id).
     event_id = text(item.get("ID")) or text(headers.get("x-pm-webhook-trace-id"))
-    return DeliveryEvent(
+    return new_event(
         provider="postmark",
         type=kind,
         message_id=text(item.get("MessageID")) or text(item.get("MessageId")),

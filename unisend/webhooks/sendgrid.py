@@ -8,11 +8,13 @@ Webhook Reference. Top-level keys that are not SendGrid's own are the message's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
-from ._decode import event_objects, from_unix, load_json, string_map, string_tuple, text
-from ._model import DeliveryEvent, EventType, RejectReason, WebhookError
+from ._decode import event_objects, from_unix, load_json, string_tuple, text
+from ._model import DeliveryEvent, EventType, RejectReason, WebhookError, new_event
 
 _TYPES = {
     "processed": EventType.queued,
@@ -55,6 +57,8 @@ _OWN_KEYS = frozenset(
 )
 _OWN_PREFIXES = ("sg_", "marketing_campaign")
 
+_YEAR_3000 = 32503680000  # Unix seconds: below it, fromtimestamp cannot fail
+
 # A dropped message's cause, from its "reason"/"type" ("Bounced Address", "Invalid", ...).
 _DROP_REASONS = (
     ("unsubscribed", RejectReason.unsubscribed),
@@ -78,31 +82,40 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[DeliveryEvent]:
 
 
 def _event(item: Mapping[str, Any]) -> DeliveryEvent:
+    get = item.get
     name = item["event"]
-    kind = _TYPES.get(name, EventType.unknown)
-    reason = item.get("reason")
-    return DeliveryEvent(
+    reason = get("reason")
+    timestamp = get("timestamp")
+    return new_event(
         provider="sendgrid",
-        type=kind,
+        type=_TYPES.get(name, EventType.unknown),
         message_id=_message_id(item),
-        recipient=text(item.get("email")),
-        timestamp=from_unix(item.get("timestamp"), "SendGrid"),
-        event_id=text(item.get("sg_event_id")),
+        recipient=text(get("email")),
+        timestamp=(
+            datetime.fromtimestamp(timestamp, tz=timezone.utc)
+            if type(timestamp) is int and 0 <= timestamp < _YEAR_3000
+            else from_unix(timestamp, "SendGrid")
+        ),
+        event_id=text(get("sg_event_id")),
         reject_reason=_reject_reason(name, item),
         description=text(reason),
-        mta_response=text(item.get("response")) or (text(reason) if name == "bounce" else None),
-        tags=string_tuple(item.get("category")),
-        metadata=string_map(
-            {
-                key: value
-                for key, value in item.items()
-                if key not in _OWN_KEYS and not key.startswith(_OWN_PREFIXES)
-            }
-        ),
-        click_url=text(item.get("url")),
-        user_agent=text(item.get("useragent")),
+        mta_response=text(get("response")) or (text(reason) if name == "bounce" else None),
+        tags=string_tuple(get("category")),
+        metadata=_custom_args(item),
+        click_url=text(get("url")),
+        user_agent=text(get("useragent")),
         raw=item,
     )
+
+
+def _custom_args(item: Mapping[str, Any]) -> dict[str, str]:
+    """The top-level keys that are not SendGrid's own: the message's custom_args."""
+    args = {}
+    for key in item.keys() - _OWN_KEYS:
+        if not key.startswith(_OWN_PREFIXES):
+            value = item[key]
+            args[key] = value if type(value) is str else json.dumps(value)
+    return args
 
 
 def _message_id(item: Mapping[str, Any]) -> str | None:
