@@ -68,13 +68,24 @@ def event_objects(document: Any, provider: str, field_name: str) -> list[Mapping
 def text(value: Any) -> str | None:
     """A string field as ``str``, numbers as their decimal text; empty and other
     values as None."""
-    if type(value) is str:  # the common case first: this runs for every field
+    if type(value) is str:  # the common cases first: this runs for every field
         return value or None
+    if value is None:
+        return None
     if isinstance(value, str):
         return value or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def text_fields(item: Mapping[str, Any], names: tuple[str, ...]) -> list[str | None]:
+    """``text(item.get(name))`` for each of ``names``, in one pass: the parsers' hot
+    path, where strings and absent fields are the common cases."""
+    return [
+        (value or None) if type(value) is str else None if value is None else text(value)
+        for value in map(item.get, names)
+    ]
 
 
 def string_map(value: Any) -> dict[str, str]:
@@ -114,7 +125,7 @@ def from_unix(value: Any, provider: str, *, scale: float = 1.0) -> datetime | No
         return None
     if type(value) is int and scale == 1.0:  # the common case: whole seconds
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, timezone.utc)
         except (OverflowError, OSError, ValueError):
             raise WebhookError(f"{provider} event has a timestamp out of range") from None
     if isinstance(value, str):

@@ -10,9 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._errors import UnisendError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class EventType(str, Enum):
@@ -89,46 +92,35 @@ class DeliveryEvent:
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
 
 
+class EventFields(TypedDict):
+    """Every field of :class:`DeliveryEvent`, for :func:`new_event`."""
+
+    provider: str
+    type: EventType
+    message_id: str | None
+    recipient: str | None
+    timestamp: datetime | None
+    event_id: str | None
+    reject_reason: RejectReason | None
+    description: str | None
+    mta_response: str | None
+    tags: tuple[str, ...]
+    metadata: dict[str, str]
+    click_url: str | None
+    user_agent: str | None
+    raw: Mapping[str, Any]
+
+
 _new = object.__new__
+_set = object.__setattr__
 
 
-def new_event(
-    *,
-    provider: str,
-    type: EventType,
-    message_id: str | None,
-    recipient: str | None,
-    timestamp: datetime | None,
-    event_id: str | None,
-    reject_reason: RejectReason | None,
-    description: str | None,
-    mta_response: str | None,
-    tags: tuple[str, ...],
-    metadata: dict[str, str],
-    click_url: str | None,
-    user_agent: str | None,
-    raw: Mapping[str, Any],
-) -> DeliveryEvent:
-    """``DeliveryEvent(...)`` for the parsers, which build thousands per request: the
+def new_event(**fields: Unpack[EventFields]) -> DeliveryEvent:
+    """``DeliveryEvent(...)`` for the parsers, which build thousands per request. The
     frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; this
-    fills the instance dict in one call (about twice as fast). Every field is required."""
+    makes the keyword dict (every field required, checked by mypy) the instance dict."""
     event: DeliveryEvent = _new(DeliveryEvent)
-    event.__dict__.update(
-        provider=provider,
-        type=type,
-        message_id=message_id,
-        recipient=recipient,
-        timestamp=timestamp,
-        event_id=event_id,
-        reject_reason=reject_reason,
-        description=description,
-        mta_response=mta_response,
-        tags=tags,
-        metadata=metadata,
-        click_url=click_url,
-        user_agent=user_agent,
-        raw=raw,
-    )
+    _set(event, "__dict__", fields)
     return event
 
 
