@@ -254,3 +254,15 @@ def test_configuration_is_checked_when_the_view_is_built() -> None:
         webhook_view("postmark")
     with pytest.raises(ConfigurationError, match="unknown webhook provider"):
         webhook_view("mandrill", insecure=True)
+
+
+@pytest.mark.parametrize("url", ["sandbox://", "memory://"])
+def test_local_routes_emit_no_delivery_events(received, url: str) -> None:
+    from unisend import Mailer, Message
+
+    with Mailer.from_url(url) as mailer:
+        result = mailer.send(
+            Message(sender="a@example.com", to="b@example.com", subject="Hi", text="x")
+        )
+    assert result.message_id
+    assert received == []  # only a provider's webhook request produces events
