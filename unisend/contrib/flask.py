@@ -134,6 +134,8 @@ class Unisend:
 
 # ------------------------------------------------------------ delivery-event webhooks
 
+_logger = logging.getLogger("unisend.contrib.flask")
+
 
 def webhook_view(
     provider: str, handler: Callable[[DeliveryEvent], object], **auth: Any
@@ -183,7 +185,5 @@ def webhook_view(
     view.__name__ = view.__qualname__ = f"unisend_{receiver.provider}_webhook"
     return view
 
-
-_logger = logging.getLogger("unisend.contrib.flask")
 
 __all__ = ["EXTENSION_KEY", "Unisend", "webhook_view"]
