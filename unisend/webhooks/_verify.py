@@ -45,8 +45,16 @@ def _encode(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
+def _digest(value: bytes) -> bytes:
+    # Compared as SHA-256 digests, so neither the time nor an early length mismatch
+    # tells anything about a credential's length.
+    return hashlib.sha256(value).digest()
+
+
 def _matches_any(given: bytes, expected: tuple[bytes, ...]) -> bool:
-    # Compare against every credential, so the time taken does not tell which one matched.
+    """Whether ``given`` hashes to one of the ``expected`` digests; every one is compared,
+    so the time taken does not tell which matched."""
+    given = _digest(given)
     found = False
     for candidate in expected:
         found |= hmac.compare_digest(given, candidate)
@@ -75,7 +83,7 @@ class BasicAuth:
                     "basic_auth must be 'user:password' (or a list of them), "
                     "as written in the webhook URL https://user:password@host/path"
                 )
-        self._expected = tuple(_encode(item) for item in credentials)
+        self._expected = tuple(_digest(_encode(item)) for item in credentials)
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
         """Raise WebhookAuthError unless the request carries one of the credentials."""
@@ -93,7 +101,7 @@ class BearerToken:
     challenge = 'Bearer realm="webhook"'
 
     def __init__(self, tokens: tuple[str, ...]) -> None:
-        self._expected = tuple(_encode(token) for token in tokens)
+        self._expected = tuple(_digest(_encode(token)) for token in tokens)
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
         """Raise WebhookAuthError unless the request carries one of the tokens."""
@@ -115,7 +123,7 @@ class MailtrapSignature:
         if not given:
             raise WebhookAuthError("the request has no Mailtrap-Signature header")
         expected = tuple(
-            hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
+            _digest(hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii"))
             for secret in self._secrets
         )
         if not _matches_any(_encode(given), expected):
