@@ -4,6 +4,7 @@ missing-extra message, and the ``unisend.testing.make_event`` helper."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -92,6 +93,9 @@ def test_parsed_events_are_frozen_and_equal_to_constructed_ones() -> None:
         parsed.type = EventType.clicked  # type: ignore[misc]
     built = DeliveryEvent(**{f.name: getattr(parsed, f.name) for f in dataclasses.fields(parsed)})
     assert built == parsed and hash(built) == hash(parsed) and repr(built) == repr(parsed)
+    # events can be queued (Celery, RQ): they pickle and copy like the dataclass they are
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
+    assert dataclasses.replace(parsed, message_id="8").message_id == "8"
 
 
 def run(code: str) -> str:
