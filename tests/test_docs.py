@@ -50,6 +50,7 @@ DOCS = ROOT / "docs"
 #: Pages whose code blocks another test runs, and that test.
 COVERED_ELSEWHERE = {
     "docs/doctor.md": "tests/doctor/test_doctor_docs.py",
+    "docs/webhooks.md": "tests/contrib/test_webhooks_docs.py",
 }
 
 #: Fence languages run as Python, through doctest, or only counted.
