@@ -249,6 +249,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             (host, port): server.port for host in SMTP_HOSTS for port, server in servers.items()
         }
         routes.update({(host, 443): stub.tls_port for host in HTTP_HOSTS})
+        # Mailpit / MailHog on their default SMTP port (docs/local-development.md)
+        routes.update({(host, 1025): servers[25].port for host in ("localhost", "127.0.0.1")})
         yield World(routes, list(servers.values()), stub, bundle, stack)
 
 
@@ -259,9 +261,9 @@ def loopback_names(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
-        if name in (None, "127.0.0.1", "localhost", "::1"):
-            return real(host, port, *args, **kwargs)
         target = world.routes.get((str(name).lower(), int(port or 0)))
+        if target is None and name in (None, "127.0.0.1", "localhost", "::1"):
+            return real(host, port, *args, **kwargs)
         if target is None:
             raise socket.gaierror(
                 socket.EAI_NONAME,
