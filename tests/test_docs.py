@@ -147,10 +147,19 @@ def pages() -> list[Path]:
 
 
 def page_blocks(path: Path) -> list[Block]:
+    """The page's own blocks, then those of the files it includes, marked not-run: an
+    included file is not a docs page (README.md is run on its own; the changelog and the
+    benchmark report quote code rather than teach it)."""
     relative = path.relative_to(ROOT).as_posix()
-    folder = path.parent.relative_to(DOCS).as_posix() if path.is_relative_to(DOCS) else ""
-    text = INCLUDE.expand(path.read_text(encoding="utf-8"), "" if folder == "." else folder)
-    return parse(relative, text)
+    text = path.read_text(encoding="utf-8")
+    blocks = parse(relative, INCLUDE.MARKER.sub("", text))
+    for marker in INCLUDE.MARKER.finditer(text):
+        included = marker["path"]
+        for block in parse(included, (ROOT / included).read_text(encoding="utf-8")):
+            if block.not_run is None:
+                block.not_run = f"included into {relative}; not a docs page"
+            blocks.append(block)
+    return blocks
 
 
 # ------------------------------------------------------------------ the loopback world
@@ -399,7 +408,7 @@ def test_page_code_blocks_run(
     try:
         tally = run_page(path, tmp_path, monkeypatch, world)
     finally:  # modules a page wrote (<!-- file: -->) must not outlive it
-        for name, module in list(sys.modules.items()):
+        for name, module in sys.modules.copy().items():  # other threads may import
             if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
                 del sys.modules[name]
     assert tally.skipped is not None
