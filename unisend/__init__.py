@@ -30,6 +30,7 @@ from ._errors import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._dkim import DKIM
     from ._mailer import AsyncMailer, Mailer
     from ._message import Address, Attachment, Message
     from ._result import Attempt, SendResult
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ._url import from_url
 
 _LAZY = {
+    "DKIM": "unisend._dkim",
     "Address": "unisend._message",
     "Attachment": "unisend._message",
     "Message": "unisend._message",
@@ -65,7 +67,8 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
+# Plain sorted() order (tests/test_exported_members.py), not isort's constants-first.
+__all__ = [  # noqa: RUF022
     "Address",
     "AllRoutesFailed",
     "AsyncMailer",
@@ -73,6 +76,7 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "ConfigurationError",
+    "DKIM",
     "Failover",
     "InvalidMessage",
     "Mailer",
