@@ -94,7 +94,8 @@ def open_session(endpoint: Endpoint, replies: Replies, login: Login | None) -> s
         )
     else:
         conn = smtplib.SMTP(local_hostname=placeholder, timeout=endpoint.timeout)
-    conn._host = endpoint.host  # what starttls() verifies the certificate against
+    # What starttls() verifies the certificate against (smtplib sets it only in __init__).
+    conn._host = endpoint.host  # type: ignore[attr-defined]
     stage = "connect"
     greeted = False  # whether the session may be ended with QUIT
     try:
