@@ -57,6 +57,10 @@ _PLAIN_TEXT_REPLY = frozenset(
 )
 
 
+# Stages of opening a session: a refusal there has sent nothing of the message.
+_BEFORE_MAIL = frozenset({"connect", "EHLO", "STARTTLS", "AUTH"})
+
+
 class Replies:
     """Builds the transport's errors; see the module docstring."""
 
@@ -179,7 +183,9 @@ class Replies:
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             return self.error(ProviderError, f"the server does not support {stage}")
         if isinstance(exc, smtplib.SMTPResponseException):
-            return self.reply(exc.smtp_code, exc.smtp_error, stage)
+            before = stage in _BEFORE_MAIL
+            note = "nothing was sent" if before else ""
+            return self.reply(exc.smtp_code, exc.smtp_error, stage, note=note)
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             if isinstance(exc.__context__, TimeoutError):
                 return self._timeout(stage)

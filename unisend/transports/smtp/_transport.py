@@ -310,6 +310,14 @@ def _is_dkim(value: object) -> bool:
     return type(value).__name__ == "DKIM" and hasattr(value, "sign_chunks")
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _login(
     username: str | None,
     password: str | None,
@@ -352,14 +360,13 @@ def _login(
     if password is None and oauth_token is None:
         raise ConfigurationError(f"SMTP user {username!r} is given without a password")
     for what, value in (("user name", username), ("password", password)):
-        try:
-            (value or "").encode("utf-8")
-        except UnicodeEncodeError:
+        if value is not None and not _is_utf8(value):
             # A lone surrogate (an undecodable byte from the command line or environment).
+            # Raised outside the except clause: no exception carrying it is chained.
             raise ConfigurationError(
                 f"the SMTP {what} is not valid text: it holds a lone surrogate (a byte "
                 "that was not UTF-8 where it came from); pass it as a proper str"
-            ) from None
+            )
     return Login(username, auth, password=password, oauth_token=oauth_token)
 
 
