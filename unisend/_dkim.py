@@ -166,7 +166,7 @@ class DKIM:
             f"h={':'.join(signed_names)}",
             f"bh={body_hash}",
         ]
-        head = _fold("DKIM-Signature: " + "; ".join(tags) + "; b=")
+        head = _fold(tags)
         data = b"".join(signed) + _relaxed_field(head).rstrip(b"\r\n")
         return head + _fold_b64(self._sign(data), len(head) - head.rfind(b"\n") - 1) + b"\r\n"
 
@@ -194,6 +194,7 @@ class _RelaxedBody:
         self._hash = hashlib.sha256()
         self._partial = b""  # an incomplete last line, carried to the next piece
         self._pending = 0  # CRLFs held back: they only count if a non-empty line follows
+        self._content = False  # whether a non-empty line was hashed
 
     def update(self, data: bytes, start: int = 0) -> None:
         last = data.rfind(b"\n", start)
@@ -226,15 +227,20 @@ class _RelaxedBody:
             if self._pending:
                 self._hash.update(b"\r\n" * self._pending)
             self._hash.update(view[start:stop])
+            self._content = True
             self._pending = (end - stop) // 2
         else:
             self._pending += (end - start) // 2
 
     def digest(self) -> bytes:
         if self._partial:
-            self._lines(self._partial + b"\r\n")
-            self._partial = b""
-        if self._pending:
+            # A last line without CRLF gains one; its trailing space is kept, as dkimpy
+            # does (a rendered message always ends in CRLF, so this is for sign()).
+            if self._pending:
+                self._hash.update(b"\r\n" * self._pending)
+            self._hash.update(_WSP.sub(b" ", self._partial))
+            self._partial, self._pending, self._content = b"", 0, True
+        if self._content:
             # The last non-empty line's own CRLF (held back with the empty lines after it).
             self._hash.update(b"\r\n")
         return self._hash.digest()
@@ -259,18 +265,29 @@ def _relaxed_field(raw: bytes) -> bytes:
     return name.strip(b" \t").lower() + b":" + value + b"\r\n"
 
 
-def _fold(header: str) -> bytes:
-    """Fold ``header`` after ``;`` so that no line runs past the soft limit. Folding
-    happens before signing: the signed form is the folded one, canonicalized."""
-    lines: list[str] = []
-    line = ""
-    for part in header.split("; "):
-        piece = part if not line else f"{line}; {part}"
-        if line and len(piece) > _LINE:
-            lines.append(line + ";")
-            line = " " + part
+def _fold(tags: list[str]) -> bytes:
+    """``DKIM-Signature: tag; tag; ...; b=`` folded before a tag or a signed header name
+    so that lines keep to the soft limit. Folding happens before signing: the signed form
+    is the folded one, canonicalized (FWS is allowed there, RFC 6376 3.5)."""
+    # (text, what joins it to the next atom on the same line)
+    atoms: list[tuple[str, str]] = []
+    for tag in tags:
+        if tag.startswith("h="):
+            names = tag[2:].split(":")
+            atoms += [(f"h={names[0]}:", "")] + [(f"{name}:", "") for name in names[1:-1]]
+            atoms.append((f"{names[-1]};", " "))
         else:
-            line = piece
+            atoms.append((f"{tag};", " "))
+    atoms.append(("b=", ""))
+    lines: list[str] = []
+    line, joiner = "DKIM-Signature:", " "
+    for text, after in atoms:
+        if len(line) + len(joiner) + len(text) > _LINE and line.strip():
+            lines.append(line)
+            line = " " + text
+        else:
+            line += joiner + text
+        joiner = after
     lines.append(line)
     return "\r\n".join(lines).encode("ascii")
 
