@@ -46,7 +46,6 @@ class Endpoint:
     timeout: float
     #: The EHLO name; None: the machine's FQDN, else the local address literal.
     local_hostname: str | None
-    allow_insecure_auth: bool
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..._dkim import DKIM
 from ..._errors import ConfigurationError, InvalidMessage, SendError, TransientError
 from ..._mime import ascii_email, render
 from ..._result import SendResult
@@ -36,7 +37,6 @@ from ._session import Endpoint, Login, open_session, quit_session
 from ._transaction import RetryOnFreshConnection, transaction
 
 if TYPE_CHECKING:
-    from ..._dkim import DKIM
     from ..._message import Address, Message
     from ..._url import UrlSpec
 
@@ -47,6 +47,12 @@ SECURITY_MODES = ("starttls", "ssl", "none")
 
 class SMTPTransport(Transport):
     """Send through an SMTP server with ``smtplib``.
+
+    AUTH: with ``username`` and ``password`` the strongest mechanism the server offers
+    (CRAM-MD5, then PLAIN, then LOGIN), or the one named by ``auth``; one attempt, UTF-8
+    credentials. ``oauth_token`` (a token, or a sync or async callable returning a fresh
+    one, called per connection) logs in with XOAUTH2. ``dkim=DKIM(...)`` signs every
+    message.
 
     ``security``: ``"starttls"`` (default; a server without STARTTLS is a
     :class:`~unisend.ProviderError` before any AUTH), ``"ssl"`` (implicit TLS, usually
@@ -124,7 +130,7 @@ class SMTPTransport(Transport):
             raise ConfigurationError("ssl_context must be an ssl.SSLContext")
         if ssl_context is not None and ca_file is not None:
             raise ConfigurationError("give ssl_context or ca_file, not both")
-        if dkim is not None and not _is_dkim(dkim):
+        if dkim is not None and not isinstance(dkim, DKIM):
             raise ConfigurationError("dkim must be a unisend.DKIM(domain, selector, private_key)")
         self.host = host.strip()
         self.port = port
@@ -147,7 +153,6 @@ class SMTPTransport(Transport):
             context=context,
             timeout=self.timeout,
             local_hostname=local_hostname,
-            allow_insecure_auth=allow_insecure_auth,
         )
         self._replies = Replies(
             host=self.host,
@@ -305,11 +310,6 @@ class SMTPTransport(Transport):
         quit_session(conn, self.timeout)
 
 
-def _is_dkim(value: object) -> bool:
-    # The DKIM class is imported only when it is used (it needs the [dkim] extra).
-    return type(value).__name__ == "DKIM" and hasattr(value, "sign_chunks")
-
-
 def _is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -409,8 +409,6 @@ def _dkim_from_spec(spec: UrlSpec) -> DKIM | None:
             f"{spec.display}: DKIM signing needs dkim_domain, dkim_selector and "
             f"dkim_key_file; missing {', '.join(missing)}"
         )
-    from ..._dkim import DKIM
-
     return DKIM(
         given["dkim_domain"],
         given["dkim_selector"],
