@@ -217,6 +217,12 @@ virtual_mailbox_limit = 0
                             f"Postfix did not listen on {port}: {self.log_text()}"
                         ) from None
                     time.sleep(0.05)
+        # Let the probes' own "disconnect from" lines reach the log first, so that a test
+        # waiting for its session's disconnect never mistakes a probe's for it.
+        while self.log_text().count("disconnect from") < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Postfix did not log the probes: {self.log_text()}")
+            time.sleep(0.05)
         return self
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ import inspect
 import json
 import smtplib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from ..._errors import AuthenticationError, ConfigurationError, ProviderError, SendError
 from ._replies import Replies
@@ -38,6 +39,76 @@ TokenSource = str | Callable[[], str | Awaitable[str]]
 CALLER_LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "unisend_smtp_caller_loop", default=None
 )
+
+
+@dataclass(frozen=True)
+class Login:
+    """What AUTH needs; the secrets are kept out of ``repr``."""
+
+    username: str
+    mechanism: str | None
+    password: str | None = field(default=None, repr=False)
+    oauth_token: TokenSource | None = field(default=None, repr=False)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_login(
+    username: str | None,
+    password: str | None,
+    auth: str | None,
+    oauth_token: TokenSource | None,
+) -> Login | None:
+    """Check the credential options together; None when no AUTH is configured. Messages
+    never show a password or token."""
+    if auth is not None:
+        if not isinstance(auth, str) or auth.lower() not in MECHANISMS:
+            raise ConfigurationError(
+                f"auth={auth!r} is not one of {', '.join(MECHANISMS)} "
+                "(or None: the strongest the server offers)"
+            )
+        auth = auth.lower()
+    if oauth_token is not None:
+        if not (isinstance(oauth_token, str) or callable(oauth_token)):
+            raise ConfigurationError(
+                "oauth_token must be the access token (str) or a callable returning one"
+            )
+        if auth not in (None, "xoauth2"):
+            raise ConfigurationError(f"oauth_token is used with auth='xoauth2', not {auth!r}")
+        if password is not None:
+            raise ConfigurationError("give password or oauth_token, not both")
+        auth = "xoauth2"
+    elif auth == "xoauth2":
+        if password is None:
+            raise ConfigurationError(
+                "auth='xoauth2' needs oauth_token= (the access token or a callable returning "
+                "a fresh one); in a URL the token is the password: "
+                "smtp://USER:TOKEN@host:587?auth=xoauth2"
+            )
+        oauth_token, password = password, None  # in a URL the token is the password
+    if username is None:
+        if password is not None or oauth_token is not None:
+            raise ConfigurationError("an SMTP password or token is given without a username")
+        if auth is not None:
+            raise ConfigurationError(f"auth={auth!r} needs a username and password")
+        return None
+    if password is None and oauth_token is None:
+        raise ConfigurationError(f"SMTP user {username!r} is given without a password")
+    for what, value in (("user name", username), ("password", password)):
+        if value is not None and not _is_utf8(value):
+            # A lone surrogate (an undecodable byte from the command line or environment).
+            # Raised outside the except clause: no exception carrying it is chained.
+            raise ConfigurationError(
+                f"the SMTP {what} is not valid text: it holds a lone surrogate (a byte "
+                "that was not UTF-8 where it came from); pass it as a proper str"
+            )
+    return Login(username, auth, password=password, oauth_token=oauth_token)
 
 
 def offered(conn: smtplib.SMTP) -> list[str]:
@@ -208,4 +279,13 @@ def _decode_challenge(reply: bytes) -> str:
     return text
 
 
-__all__ = ["CALLER_LOOP", "MECHANISMS", "TokenSource", "authenticate", "choose", "fetch_token"]
+__all__ = [
+    "CALLER_LOOP",
+    "MECHANISMS",
+    "Login",
+    "TokenSource",
+    "authenticate",
+    "check_login",
+    "choose",
+    "fetch_token",
+]

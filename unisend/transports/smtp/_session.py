@@ -13,26 +13,16 @@ import logging
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..._errors import ProviderError, UnisendError
 from ._replies import Replies
-from ._sasl import TokenSource, authenticate
+from ._sasl import Login, authenticate
 
 log = logging.getLogger("unisend.smtp")
 
 #: Seconds a QUIT may take before the connection is simply closed.
 QUIT_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class Login:
-    """What AUTH needs; the secrets are kept out of ``repr``."""
-
-    username: str
-    mechanism: str | None
-    password: str | None = field(default=None, repr=False)
-    oauth_token: TokenSource | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -149,4 +139,4 @@ def _no_starttls(replies: Replies, credentials: bool) -> str:
     )
 
 
-__all__ = ["QUIT_TIMEOUT", "Endpoint", "Login", "ehlo_name", "open_session", "quit_session"]
+__all__ = ["QUIT_TIMEOUT", "Endpoint", "ehlo_name", "open_session", "quit_session"]

@@ -21,7 +21,6 @@ import smtplib
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..._dkim import DKIM
@@ -32,13 +31,12 @@ from ..._tls import check_min_tls, client_context
 from ..base import Transport
 from ._pool import Pool, Pooled, PoolTimeout
 from ._replies import Replies
-from ._sasl import CALLER_LOOP, MECHANISMS, TokenSource
-from ._session import Endpoint, Login, open_session, quit_session
+from ._sasl import CALLER_LOOP, TokenSource, check_login
+from ._session import Endpoint, open_session, quit_session
 from ._transaction import RetryOnFreshConnection, transaction
 
 if TYPE_CHECKING:
     from ..._message import Address, Message
-    from ..._url import UrlSpec
 
 log = logging.getLogger("unisend.smtp")
 
@@ -120,7 +118,7 @@ class SMTPTransport(Transport):
         ):
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise ConfigurationError(f"{key} must be a whole number >= 1, not {count!r}")
-        login = _login(username or None, password or None, auth, oauth_token)
+        login = check_login(username or None, password or None, auth, oauth_token)
         if login is not None and security == "none" and not allow_insecure_auth:
             raise ConfigurationError(
                 "security='none' would send the SMTP credentials unencrypted; use "
@@ -310,111 +308,4 @@ class SMTPTransport(Transport):
         quit_session(conn, self.timeout)
 
 
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _login(
-    username: str | None,
-    password: str | None,
-    auth: str | None,
-    oauth_token: TokenSource | None,
-) -> Login | None:
-    """Check the credential options together; None when no AUTH is configured. Messages
-    never show a password or token."""
-    if auth is not None:
-        if not isinstance(auth, str) or auth.lower() not in MECHANISMS:
-            raise ConfigurationError(
-                f"auth={auth!r} is not one of {', '.join(MECHANISMS)} "
-                "(or None: the strongest the server offers)"
-            )
-        auth = auth.lower()
-    if oauth_token is not None:
-        if not (isinstance(oauth_token, str) or callable(oauth_token)):
-            raise ConfigurationError(
-                "oauth_token must be the access token (str) or a callable returning one"
-            )
-        if auth not in (None, "xoauth2"):
-            raise ConfigurationError(f"oauth_token is used with auth='xoauth2', not {auth!r}")
-        if password is not None:
-            raise ConfigurationError("give password or oauth_token, not both")
-        auth = "xoauth2"
-    elif auth == "xoauth2":
-        if password is None:
-            raise ConfigurationError(
-                "auth='xoauth2' needs oauth_token= (the access token or a callable returning "
-                "a fresh one); in a URL the token is the password: "
-                "smtp://USER:TOKEN@host:587?auth=xoauth2"
-            )
-        oauth_token, password = password, None  # in a URL the token is the password
-    if username is None:
-        if password is not None or oauth_token is not None:
-            raise ConfigurationError("an SMTP password or token is given without a username")
-        if auth is not None:
-            raise ConfigurationError(f"auth={auth!r} needs a username and password")
-        return None
-    if password is None and oauth_token is None:
-        raise ConfigurationError(f"SMTP user {username!r} is given without a password")
-    for what, value in (("user name", username), ("password", password)):
-        if value is not None and not _is_utf8(value):
-            # A lone surrogate (an undecodable byte from the command line or environment).
-            # Raised outside the except clause: no exception carrying it is chained.
-            raise ConfigurationError(
-                f"the SMTP {what} is not valid text: it holds a lone surrogate (a byte "
-                "that was not UTF-8 where it came from); pass it as a proper str"
-            )
-    return Login(username, auth, password=password, oauth_token=oauth_token)
-
-
-def from_spec(spec: UrlSpec) -> SMTPTransport:
-    """``smtp://user:pass@host:587``, ``smtps://user:pass@host:465``,
-    ``smtp://host:25?security=none``; other query parameters map onto keywords."""
-    host = spec.require("a host (smtp://host:port)", spec.host)
-    kwargs = spec.kwargs_for(
-        SMTPTransport,
-        skip=("host", "port", "username", "password", "ssl_context", "dkim", *_DKIM_QUERY),
-    )
-    if spec.scheme == "smtps" and kwargs.setdefault("security", "ssl") != "ssl":
-        raise ConfigurationError(f"{spec.display}: smtps:// always uses security=ssl")
-    security = kwargs.get("security", "starttls")
-    port = spec.port or (465 if security == "ssl" else 587)
-    dkim = _dkim_from_spec(spec)
-    transport = SMTPTransport(
-        host,
-        port,
-        username=spec.username or None,
-        password=spec.password or None,
-        dkim=dkim,
-        **kwargs,
-    )
-    transport._replies.url_syntax = True  # hints in URL syntax: ?security=none
-    return transport
-
-
-_DKIM_QUERY = ("dkim_domain", "dkim_selector", "dkim_key_file", "dkim_algorithm")
-
-
-def _dkim_from_spec(spec: UrlSpec) -> DKIM | None:
-    """``?dkim_domain=&dkim_selector=&dkim_key_file=`` (and ``dkim_algorithm=``)."""
-    given = {key: spec.query[key] for key in _DKIM_QUERY if key in spec.query}
-    if not given:
-        return None
-    missing = [key for key in _DKIM_QUERY[:3] if not given.get(key)]
-    if missing:
-        raise ConfigurationError(
-            f"{spec.display}: DKIM signing needs dkim_domain, dkim_selector and "
-            f"dkim_key_file; missing {', '.join(missing)}"
-        )
-    return DKIM(
-        given["dkim_domain"],
-        given["dkim_selector"],
-        Path(given["dkim_key_file"]),
-        algorithm=given.get("dkim_algorithm", "rsa-sha256"),
-    )
-
-
-__all__ = ["SECURITY_MODES", "SMTPTransport", "from_spec"]
+__all__ = ["SECURITY_MODES", "SMTPTransport"]
