@@ -262,7 +262,7 @@ class Replies:
 
 def _message_caused(code: int, enhanced: re.Match[str] | None, stage: str, text: str) -> bool:
     """Whether a 5xx ``code`` refuses the message itself (it fails on every route)."""
-    if stage not in ("MAIL FROM", END_OF_DATA):
+    if stage not in ("MAIL FROM", "DATA", END_OF_DATA):
         return False
     too_large_or_bad = code == 552 or (
         enhanced is not None and (enhanced.group(2) == "6" or enhanced.groups()[1:] == ("3", "4"))
