@@ -373,3 +373,28 @@ def test_credential_options_are_checked_together(kwargs: dict[str, Any], match: 
 def test_insecure_auth_covers_tokens() -> None:
     with pytest.raises(ConfigurationError, match="allow_insecure_auth"):
         SMTPTransport("smtp.example.com", 25, security="none", username=USER, oauth_token=TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "available", "has_token", "expected"),
+    [
+        (None, ["PLAIN", "LOGIN", "CRAM-MD5"], False, "CRAM-MD5"),
+        (None, ["LOGIN", "PLAIN"], False, "PLAIN"),
+        (None, ["LOGIN", "XOAUTH2"], True, "XOAUTH2"),
+        ("login", ["LOGIN", "PLAIN"], False, "LOGIN"),
+        (None, [], False, "does not offer AUTH"),
+        (None, ["XOAUTH2"], False, "wants an OAuth access token"),
+        (None, ["GSSAPI", "NTLM"], False, "none of which unisend speaks"),
+        (None, ["PLAIN"], True, "does not offer XOAUTH2"),
+    ],
+)
+def test_choose_a_mechanism(
+    mechanism: str | None, available: list[str], has_token: bool, expected: str
+) -> None:
+    from unisend.transports.smtp._sasl import _NoMechanism, choose
+
+    try:
+        chosen = choose(mechanism, available, has_token)
+    except _NoMechanism as exc:
+        chosen = str(exc)
+    assert expected in chosen

@@ -116,13 +116,21 @@ def offered(conn: smtplib.SMTP) -> list[str]:
     return conn.esmtp_features.get("auth", "").upper().split()
 
 
+class _NoMechanism(Exception):
+    """No mechanism fits; ``args[0]`` says why."""
+
+
 def choose(mechanism: str | None, available: list[str], has_token: bool) -> str:
     """The one mechanism to use: ``mechanism`` when given, else the strongest offered.
 
-    Raises :class:`~unisend.ProviderError` (nothing sent) when the server does not
-    offer it, or offers AUTH none of which fits the credentials.
+    Raises :class:`_NoMechanism` (a :class:`~unisend.ProviderError` for the caller,
+    nothing sent) when the server does not offer it, or nothing that fits.
     """
-    offers = " ".join(available) or "no AUTH at all"
+    if not available:
+        raise _NoMechanism(
+            "the server does not offer AUTH (drop username/password if it needs no login)"
+        )
+    offers = " ".join(available)
     if mechanism is not None:
         wanted = mechanism.upper()
         if wanted not in available:
@@ -137,13 +145,15 @@ def choose(mechanism: str | None, available: list[str], has_token: bool) -> str:
     for candidate in _PREFERENCE:
         if candidate in available:
             return candidate
+    if "XOAUTH2" in available:
+        raise _NoMechanism(
+            f"the server offers {offers}: it wants an OAuth access token "
+            "(oauth_token=...), not a password"
+        )
     raise _NoMechanism(
-        f"the server offers {offers}; unisend logs in with CRAM-MD5, PLAIN, LOGIN or XOAUTH2"
+        f"the server offers {offers}, none of which unisend speaks "
+        "(CRAM-MD5, PLAIN, LOGIN, XOAUTH2)"
     )
-
-
-class _NoMechanism(Exception):
-    """No mechanism fits; ``args[0]`` says why."""
 
 
 def _b64(data: bytes) -> str:
