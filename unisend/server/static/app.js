@@ -7,7 +7,9 @@ const RAW_SHOWN = 2 * 1024 * 1024; // characters of raw source shown inline
 const REMOTE = /(?:\b(?:src|srcset|background|poster|href)\s*=\s*["']?\s*(?:https?:)?\/\/)|url\(\s*["']?\s*(?:https?:)?\/\/|@import/i;
 
 const $ = (id) => document.getElementById(id);
-const state = { q: "", selected: null, detail: null, tab: "html", known: new Set(), first: true };
+const state = {
+  q: "", selected: null, detail: null, tab: "html", known: new Set(), first: true, remoteBlocked: false,
+};
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -73,7 +75,7 @@ function row(message) {
   const time = el("span", { class: "when", text: when(message.time), title: when(message.time, true) });
   const subject = el("div", { class: "subject", text: message.subject || "(no subject)" });
   if (message.attachments) {
-    subject.append(el("span", { class: "clip", text: `\u{1F4CE} ${message.attachments}` }));
+    subject.append(el("span", { class: "clip", text: String(message.attachments), title: "attachments" }));
   }
   const item = el("li", { "data-id": String(message.id), tabindex: "0" },
     el("div", { class: "row1" }, from, time), subject,
@@ -105,8 +107,11 @@ async function select(id) {
   $("placeholder").hidden = true;
   $("detail").hidden = false;
   $("d-subject").textContent = message.subject || "(no subject)";
-  $("d-sender").textContent = message.sender || "<>";
-  $("d-recipients").textContent = message.recipients.join(", ");
+  const header = (name) => message.headers.filter(([key]) => key.toLowerCase() === name)
+    .map(([, value]) => value).join(", ");
+  $("d-from").textContent = header("from") || message.sender || "<>";
+  $("d-to").textContent = [header("to"), header("cc")].filter(Boolean).join(", ") || "(none)";
+  $("d-envelope").textContent = `${message.sender || "<>"} \u2192 ${message.recipients.join(", ")}`;
   $("d-time").textContent = when(message.time, true);
   $("d-size").textContent = size(message.size);
   $("att-count").textContent = message.attachments.length ? `(${message.attachments.length})` : "";
@@ -115,7 +120,7 @@ async function select(id) {
   frame.hidden = message.html === null;
   $("no-html").hidden = message.html !== null;
   frame.src = message.html === null ? "about:blank" : `/view/${id}.html`;
-  $("remote-bar").hidden = message.html === null || !REMOTE.test(message.html);
+  state.remoteBlocked = message.html !== null && REMOTE.test(message.html);
 
   $("text-pane").textContent = message.text === null ? "(no text part)" : message.text;
   $("headers-pane").tBodies[0].replaceChildren(...message.headers.map(([name, value]) =>
@@ -145,6 +150,7 @@ async function showTab(tab) {
   for (const pane of document.querySelectorAll(".pane")) {
     pane.classList.toggle("active", pane.dataset.pane === tab);
   }
+  $("remote-bar").hidden = !(tab === "html" && state.remoteBlocked);
   if (tab === "raw" && state.detail && !$("raw-pane").textContent) {
     const id = state.detail.id;
     const response = await fetch(`/api/messages/${id}/raw`);
@@ -193,6 +199,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("load-remote").addEventListener("click", () => {
     if (state.detail === null) return;
     $("html-frame").src = `/view/${state.detail.id}.html?remote=1`;
+    state.remoteBlocked = false;
     $("remote-bar").hidden = true;
   });
   for (const button of document.querySelectorAll(".tabs button")) {
