@@ -208,7 +208,7 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "serve":
         from .server import command as serve_command
 
-        return serve_command.run(args, _sandbox(args.path).path, out)
+        return serve_command.run(args, out)
     with _sandbox(args.path) as sandbox:
         if args.action == "list":
             stored = sandbox.list(limit=args.limit or None)

@@ -6,6 +6,7 @@ Importing this module is cheap; the server's dependencies load only in :func:`ru
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -70,9 +71,27 @@ def _credentials(text: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def run(args: argparse.Namespace, path: Path, out: TextIO) -> int:
+def store_path(path: str | None) -> Path:
+    """The sandbox file, found as ``unisend sandbox list`` finds it: ``--path``, else the
+    path of a ``sandbox://`` ``$UNISEND_URL``, else ``$UNISEND_SANDBOX``, else
+    ``./.unisend/sandbox.sqlite3`` (without importing the sandbox transport, which loads
+    pydantic, unless ``$UNISEND_URL`` names a sandbox)."""
+    if path is None:
+        url = os.environ.get("UNISEND_URL", "").strip()
+        if url.lower().startswith("sandbox://"):
+            from .._url import parse_url
+            from ..transports.sandbox import path_from_spec
+
+            path = path_from_spec(parse_url(url))
+    chosen = path or os.environ.get("UNISEND_SANDBOX") or Path(".unisend") / "sandbox.sqlite3"
+    return Path(chosen).expanduser().absolute()
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
     """Serve until SIGINT/SIGTERM; return the exit code (0 on a clean stop)."""
     import asyncio
+
+    path = store_path(args.path)
 
     smtp, http = host_port(args.smtp, "--smtp"), host_port(args.http, "--http")
     credentials = _credentials(args.smtp_auth)
