@@ -503,3 +503,39 @@ def test_message_html_is_served_inert(inbox: Inbox) -> None:
     assert "script-src 'none'" in remote.headers["content-security-policy"]
     assert "img-src * data:" in remote.headers["content-security-policy"]
     assert BytesParser(policy=policy.default).parsebytes(hostile).get_content() == view.text
+
+
+def test_django_smtp_settings_from_the_docs_deliver_here(inbox: Inbox) -> None:
+    code = f"""
+import django
+from django.conf import settings
+settings.configure(
+    EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+    EMAIL_HOST="127.0.0.1",
+    EMAIL_PORT={inbox.smtp_port},
+    EMAIL_USE_TLS=False,
+)
+django.setup()
+from django.core.mail import EmailMultiAlternatives
+mail = EmailMultiAlternatives("Django says hi", "plain", "shop@example.com", ["bob@example.com"])
+mail.attach_alternative("<p>hi from <b>Django</b></p>", "text/html")
+mail.attach("report.csv", "a,b\\n1,2\\n", "text/csv")
+mail.send()
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    detail = newest(inbox)
+    assert detail["subject"] == "Django says hi"
+    assert detail["html"] == "<p>hi from <b>Django</b></p>"
+    assert [a["filename"] for a in detail["attachments"]] == ["report.csv"]  # type: ignore[attr-defined]
+
+
+def test_unisend_smtp_url_from_the_docs_delivers_here(inbox: Inbox) -> None:
+    url = f"smtp://127.0.0.1:{inbox.smtp_port}?security=none"
+    with Mailer(url) as mailer:
+        sender = "Zoë <zoë@exämple.example>"
+        message = Message(sender=sender, to="b@example.com", subject="Ünï", text="x")
+        result = mailer.send(message)
+    detail = newest(inbox)
+    assert detail["subject"] == "Ünï"
+    assert detail["message_id"] == result.message_id
+    assert detail["sender"] == "zoë@exämple.example"  # SMTPUTF8 envelope
