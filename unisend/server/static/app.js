@@ -187,7 +187,11 @@ async function deleteAll() {
 
 function listen() {
   const events = new EventSource("/api/events");
-  events.addEventListener("open", () => { $("live").textContent = "live"; $("live").classList.add("on"); });
+  events.addEventListener("open", () => {
+    $("live").textContent = "live";
+    $("live").classList.add("on");
+    if (!state.first) refreshSoon(0); // reconnected: catch up on what arrived meanwhile
+  });
   events.addEventListener("error", () => { $("live").textContent = "reconnecting"; $("live").classList.remove("on"); });
   events.addEventListener("message", () => refreshSoon(50));
 }
