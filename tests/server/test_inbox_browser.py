@@ -258,6 +258,7 @@ def test_list_open_message_html_in_sandboxed_iframe(
     sync_api.expect(logo).to_have_attribute("src", "/api/messages/4/attachments/0")
     loaded = logo.evaluate("img => img.complete && img.naturalWidth")
     assert loaded == 16  # the cid: part was served and decoded as an image
+    sync_api.expect(page.locator("#remote-bar")).to_be_hidden()  # a plain link loads nothing
     page.screenshot(path=str(artifacts / "inbox-message.png"))
     if os.environ.get("INBOX_DOCS_SCREENSHOT") == "1":
         page.screenshot(path=str(REPO / "docs" / "img" / "inbox.png"))

@@ -4,7 +4,13 @@
 "use strict";
 
 const RAW_SHOWN = 2 * 1024 * 1024; // characters of raw source shown inline
-const REMOTE = /(?:\b(?:src|srcset|background|poster|href)\s*=\s*["']?\s*(?:https?:)?\/\/)|url\(\s*["']?\s*(?:https?:)?\/\/|@import/i;
+// Does the HTML load anything remote (images, styles, fonts)? Plain links do not count.
+const REMOTE = new RegExp([
+  String.raw`\b(?:src|srcset|background|poster)\s*=\s*["']?\s*(?:https?:)?//`,
+  String.raw`<link\b[^>]*\bhref\s*=\s*["']?\s*(?:https?:)?//`,
+  String.raw`url\(\s*["']?\s*(?:https?:)?//`,
+  "@import",
+].join("|"), "i");
 
 const $ = (id) => document.getElementById(id);
 const state = {
