@@ -10,6 +10,7 @@ message has; in one message, the list of them.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +43,7 @@ class Api:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._counts: OrderedDict[int, int] = OrderedDict()  # id -> attachments (immutable)
+        self._counts_lock = threading.Lock()
 
     def routes(self) -> list[Route]:
         """Starlette routes for the API."""
@@ -76,12 +78,16 @@ class Api:
     def _attachment_counts(self, rows: list[Row]) -> dict[int, int]:
         counts: dict[int, int] = {}
         for row in rows:
-            if row.id not in self._counts:
+            with self._counts_lock:
+                known = self._counts.get(row.id)
+            if known is None:
                 raw = self._store.raw(row.id)
-                self._counts[row.id] = len(_parse(raw).attachments) if raw is not None else 0
-                if len(self._counts) > 10_000:
-                    self._counts.popitem(last=False)
-            counts[row.id] = self._counts[row.id]
+                known = len(_parse(raw).attachments) if raw is not None else 0
+                with self._counts_lock:
+                    self._counts[row.id] = known
+                    if len(self._counts) > 10_000:
+                        self._counts.popitem(last=False)
+            counts[row.id] = known
         return counts
 
     async def detail(self, request: Request) -> Response:

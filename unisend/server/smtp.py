@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 import ssl
 import warnings
@@ -31,6 +32,7 @@ MAX_RECIPIENTS = 1000
 #: Header fields accepted per message.
 MAX_HEADERS = 1000
 
+log = logging.getLogger("unisend.inbox")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Ingest = Callable[[bytes, str, Sequence[str]], Awaitable[int]]
@@ -85,7 +87,11 @@ class Handler:
             count = 0
         if count > MAX_HEADERS:
             return f"552 5.3.4 too many header fields (at most {MAX_HEADERS})"
-        new_id = await self._ingest(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+        try:
+            new_id = await self._ingest(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+        except Exception as exc:  # a locked or full disk: the client may try again later
+            log.warning("could not store a message: %s", exc)
+            return "451 4.3.0 could not store the message; try again later"
         return f"250 OK: stored as {new_id}"
 
 
