@@ -161,3 +161,35 @@ def test_host_port_parsing() -> None:
     for bad in ("1025", ":1025", "host:", "host:99999", "host:x"):
         with pytest.raises(ConfigurationError, match="HOST:PORT"):
             command.host_port(bad, "--smtp")
+
+
+def test_path_may_come_before_or_after_serve() -> None:
+    from unisend.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["sandbox", "--path", "a.db", "serve"]).path == "a.db"
+    assert parser.parse_args(["sandbox", "serve", "--path", "b.db"]).path == "b.db"
+    defaults = parser.parse_args(["sandbox", "serve"])
+    assert (defaults.path, defaults.smtp, defaults.http) == (
+        None,
+        "127.0.0.1:1025",
+        "127.0.0.1:8025",
+    )
+    assert (defaults.smtp_auth, defaults.tls) == (None, False)
+
+
+async def test_a_store_failure_answers_451_so_the_client_retries() -> None:
+    from aiosmtpd.smtp import Envelope
+
+    from unisend.server.smtp import Handler
+
+    async def broken(raw: bytes, sender: str, recipients: object) -> int:
+        raise OSError("disk full")
+
+    envelope = Envelope()
+    envelope.mail_from = "a@x.org"
+    envelope.rcpt_tos = ["b@x.org"]
+    envelope.original_content = b"Subject: x\r\n\r\nbody\r\n"
+    reply = await Handler(broken).handle_DATA(None, None, envelope)  # type: ignore[arg-type]
+    assert reply.startswith("451 ")
+    assert "disk full" not in reply
