@@ -455,10 +455,17 @@ def test_binding_beyond_loopback_warns(tmp_path: Path) -> None:
     args = command(tmp_path / "open.sqlite3")
     args[args.index("--http") + 1] = "0.0.0.0:0"
     inbox = launch(args)
+    assert inbox.url.startswith("http://0.0.0.0:")
+    local = inbox.url.replace("0.0.0.0", "127.0.0.1")  # reached over loopback only
+    with httpx.Client(base_url=local, trust_env=False, timeout=10) as api:
+        assert api.get("/api/messages").status_code == 200
+        foreign = api.delete("/api/messages", headers={"Origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        assert api.delete("/api/messages", headers={"Origin": local}).status_code == 200
     code, _, err = inbox.stop()
     assert code == 0
     assert "reachable from other machines" in err
-    assert "web inbox" in err
+    assert "web inbox" in err and "Host header check against DNS rebinding is off" in err
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -122,10 +122,13 @@ def warnings_for(options: Options) -> Sequence[str]:
     notes = []
     for what, (host, port) in (("SMTP", options.smtp), ("web inbox", options.http)):
         if not is_loopback(host):
-            notes.append(
+            note = (
                 f"warning: the {what} listens on {_show(host, port)}, reachable from other "
                 "machines: anyone who can reach it can read (and delete) every stored message"
             )
+            if what == "web inbox" and is_wildcard(host):
+                note += "; the Host header check against DNS rebinding is off"
+            notes.append(note)
     return notes
 
 
