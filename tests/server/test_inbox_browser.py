@@ -211,6 +211,8 @@ body {{ background: url({hits_url}/background.png); }}
 <image href="{hits_url}/svg-image.png"/></svg>
 <a id="jslink" href="javascript:fetch('{hits_url}/javascript-link');alert('js')">click me</a>
 <a id="remotelink" href="{hits_url}/clicked-link">remote link</a>
+<a id="toplink" target="_top" href="{hits_url}/top-navigation">take over the page</a>
+<a id="popuplink" target="_blank" href="{hits_url}/popup">open a window</a>
 <iframe src="{hits_url}/iframe"></iframe>
 <object data="{hits_url}/object"></object>
 <video poster="{hits_url}/poster.png" src="{hits_url}/video.mp4"></video>
@@ -324,12 +326,15 @@ def test_hostile_message_runs_nothing_and_fetches_nothing(
     frame.locator("#hover").hover()
     frame.locator("#jslink").click()
     frame.locator("#formbutton").click()
+    frame.locator("#toplink").click()  # no allow-top-navigation: the inbox stays
+    frame.locator("#popuplink").click()  # no allow-popups: no new window
     frame.locator("#remotelink").click()  # last: it would replace the framed document
     page.wait_for_timeout(2000)  # past the meta refresh's 1 s
     assert hits.paths == []
     assert page.dialogs == []  # type: ignore[attr-defined]
     assert page.evaluate("window.pwned") is None
     assert page.url.rstrip("/") == inbox.url
+    assert page.context.pages == [page]
 
     headers = page.locator("#headers-pane")
     page.locator(".tabs button[data-tab=headers]").click()
