@@ -30,6 +30,7 @@ from ._errors import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._dkim import DKIM
     from ._mailer import AsyncMailer, Mailer
     from ._message import Address, Attachment, Message
     from ._result import Attempt, SendResult
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .doctor import Check, Diagnosis, adiagnose, diagnose
 
 _LAZY = {
+    "DKIM": "unisend._dkim",
     "Address": "unisend._message",
     "Attachment": "unisend._message",
     "Message": "unisend._message",
@@ -70,7 +72,8 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
+# Plain sorted() order (tests/test_exported_members.py), not isort's constants-first.
+__all__ = [  # noqa: RUF022
     "Address",
     "AllRoutesFailed",
     "AsyncMailer",
@@ -79,6 +82,7 @@ __all__ = [
     "AuthenticationError",
     "Check",
     "ConfigurationError",
+    "DKIM",
     "Diagnosis",
     "Failover",
     "InvalidMessage",

@@ -3,7 +3,7 @@
 ::
 
     unisend send --from ADDR --to ADDR --subject S --text T [--url URL]
-    unisend sandbox list | show ID | clear
+    unisend sandbox list | show ID | clear | serve
     unisend check-url URL
     unisend doctor [--url URL] [--domain D] [--json] [--nameserver IP[:PORT]]... [--no-login]
 
@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = actions.add_parser("show", help="print one stored message (raw RFC 5322)")
     show.add_argument("id", metavar="ID", help="the sandbox id, or the Message-ID")
     actions.add_parser("clear", help="delete every stored message")
+    from .server import command as serve_command  # `sandbox serve` lives in its own module
+
+    serve_command.add_parser(actions)
 
     check = commands.add_parser(
         "check-url", help="parse a configuration URL and show the transport it builds"
@@ -223,6 +226,10 @@ def _one_line(stored: StoredMessage) -> str:
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "serve":
+        from .server import command as serve_command
+
+        return serve_command.run(args, out)
     with _sandbox(args.path) as sandbox:
         if args.action == "list":
             stored = sandbox.list(limit=args.limit or None)
