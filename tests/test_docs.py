@@ -4,8 +4,9 @@
   later blocks use what earlier ones defined); top-level ``await`` is allowed. A block that
   defines ``test_*`` functions has them called, their arguments taken from ``FIXTURES``.
 - ``pycon`` blocks run through doctest, in the same namespace.
-- Shell, text and data blocks (``sh``, ``console``, ``text``, ``json``...) are not run; they
-  are counted and listed with the skipped ones.
+- In ``console`` blocks, ``$ unisend check-url '...'`` commands run and their output is
+  compared with the line under them. Other shell, text and data blocks (``sh``,
+  ``console``, ``text``, ``json``...) are not run; they are counted and listed as not run.
 - A block that cannot run says so in the Markdown, on the line right before it:
   ``<!-- not-run: why -->``. Two more directives set up the next blocks:
   ``<!-- env: NAME=value -->`` (an environment variable for the rest of the page) and
@@ -348,11 +349,35 @@ def _run_pycon(block: Block, namespace: dict[str, Any]) -> None:
     assert runner.failures == 0, "".join(output)
 
 
+_CHECK_URL = re.compile(r"^\$ unisend check-url '(?P<url>[^'$]+)'(?:\s+#.*)?$")
+
+
+def _run_console(block: Block) -> int:
+    """Run the block's ``$ unisend check-url '...'`` commands (the trivially runnable ones:
+    they only parse) and compare each with the output line under it; return how many."""
+    lines = block.code.splitlines()
+    ran = 0
+    for index, line in enumerate(lines):
+        command = _CHECK_URL.match(line)
+        if command is None:
+            continue
+        done = subprocess.run(
+            [sys.executable, "-m", "unisend", "check-url", command["url"]],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        expected = lines[index + 1] if index + 1 < len(lines) else ""
+        assert done.returncode == 0, f"{block.where}: {line}\n{done.stderr}"
+        assert done.stdout.strip() == expected.strip(), f"{block.where}: {line}\n{done.stdout}"
+        ran += 1
+    return ran
+
+
 @dataclass
 class Tally:
     ran: int = 0
     doctests: int = 0
     tests_called: int = 0
+    commands: int = 0
     skipped: list[str] | None = None
 
 
@@ -385,6 +410,8 @@ def run_page(path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, world: 
         elif block.lang in PYCON:
             _run_pycon(block, namespace)
             tally.doctests += 1
+        elif block.lang == "console" and (commands := _run_console(block)):
+            tally.commands += commands
         else:
             kind = "shell" if block.lang in SHELL else "not code"
             tally.skipped.append(f"{block.where} ({block.lang or 'plain'}): {kind}")
@@ -414,7 +441,8 @@ def test_page_code_blocks_run(
     assert tally.skipped is not None
     print(
         f"\n{_page_id(path)}: {tally.ran} python block(s) ran, {tally.doctests} pycon, "
-        f"{tally.tests_called} test function(s) called, {world.sent() - sent_before} "
+        f"{tally.tests_called} test function(s) called, {tally.commands} check-url command(s), "
+        f"{world.sent() - sent_before} "
         f"message(s)/request(s) reached the stand-ins, {len(tally.skipped)} not run:"
     )
     for line in tally.skipped:
