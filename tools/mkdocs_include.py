@@ -6,8 +6,11 @@ SECURITY.md, benchmarks/RESULTS.md) say so with one line::
 The line is replaced by the file, its headings moved one level down when the page has its
 own title (``<!-- include: FILE demote -->``), and its links rewritten to the site's pages
 (``docs/errors.md`` -> ``errors.md``), so the root files stay the single source and
-``mkdocs build --strict`` still checks every link. tests/test_docs.py expands the same
-markers (``expand``) to run the included code blocks.
+``mkdocs build --strict`` still checks every link. tests/test_docs.py reads the same
+markers to account for the included code blocks.
+
+It also shows the Sphinx roles of the docstrings (:class:`~unisend.Message`) in the
+generated API reference as code (``Message``) instead of literally.
 """
 
 from __future__ import annotations
@@ -78,3 +81,20 @@ def on_page_markdown(markdown: str, *, page: Any, config: Any, files: Any) -> st
     """MkDocs hook: expand the include markers of each page."""
     folder = str(Path(page.file.src_uri).parent)
     return expand(markdown, "" if folder == "." else folder)
+
+
+_ROLE = re.compile(
+    r":(?:class|meth|func|mod|attr|data|exc|obj):<code>(?P<tilde>~?)(?P<target>[^<]+)</code>"
+)
+
+
+def _plain_role(match: re.Match[str]) -> str:
+    target = match["target"]
+    shown = target.rsplit(".", 1)[-1] if match["tilde"] else target
+    return f"<code>{shown}</code>"
+
+
+def on_page_content(html: str, *, page: Any, config: Any, files: Any) -> str:
+    """MkDocs hook: docstrings use Sphinx roles (:class:`~unisend.Message`), which the
+    generated reference would show literally; show them as code (``Message``)."""
+    return _ROLE.sub(_plain_role, html)
