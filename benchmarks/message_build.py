@@ -99,7 +99,9 @@ def main() -> None:
         line = []
         for name in timed:
             values = results[(name, shape)]
-            line.append(f"{name} p10 {p10(values):.1f} µs, median {statistics.median(values):.1f} µs")
+            line.append(
+                f"{name} p10 {p10(values):.1f} µs, median {statistics.median(values):.1f} µs"
+            )
         if "baseline" in timed:
             base, now = results[("baseline", shape)], results[("current", shape)]
             ratio_p10 = p10(now) / p10(base)

@@ -37,6 +37,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SEPARATOR = re.compile(r"[,;\s]")
 # RFC 5322 atext, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
@@ -124,8 +125,11 @@ def _check_data(field: str, value: Any) -> None:
 
 def several_addresses(value: str) -> bool:
     """Whether ``value`` holds more than one address (``"a@x.com, b@x.com"``): two
-    ``@`` outside quoted strings."""
-    return value.count("@") > 1 and _QUOTED_STRING.sub("", value).count("@") > 1
+    ``@`` and a separator (comma, semicolon or space) outside quoted strings."""
+    if value.count("@") < 2:
+        return False
+    bare = _QUOTED_STRING.sub("", value)
+    return bare.count("@") > 1 and _SEPARATOR.search(bare) is not None
 
 
 def _one_address_please(field: str, value: str) -> InvalidMessage:
