@@ -305,7 +305,7 @@ def check_provider(transport: HttpTransport, message: Message) -> None:
 
 
 _SETTINGS = settings(
-    max_examples=400,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
