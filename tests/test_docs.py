@@ -482,3 +482,17 @@ def test_parse_reads_directives_and_indented_fences() -> None:
     )  # fmt: skip
     assert (second.lang, second.code, second.line) == ("pycon", ">>> 1 + 1\n2\n", 11)
     assert (third.file, third.not_run) == ("m.py", None)
+
+
+def test_docstring_doctests_are_fenced_for_the_api_reference() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "griffe_doctests", ROOT / "tools/griffe_doctests.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Intro.\n\n>>> 1 + 1\n2\n>>> print(\n...     'x')\nx\n\nAfter.\n\n```\n>>> kept\n```"
+    assert module.fence_doctests(text) == (
+        "Intro.\n\n```pycon\n>>> 1 + 1\n2\n>>> print(\n...     'x')\nx\n```\n\nAfter.\n\n"
+        "```\n>>> kept\n```"
+    )
