@@ -14,6 +14,9 @@
   on the import path, instead of being run).
 - Pages whose blocks another test runs are in ``COVERED_ELSEWHERE``.
 
+Each page's test prints what ran and lists every block it did not run, with the reason:
+``pytest tests/test_docs.py -rP`` (or ``-s``) shows them.
+
 The examples name real hosts (``smtp.example.com``, ``api.sendgrid.com``...): while a page
 runs, name resolution sends each of them to a loopback stand-in started here (aiosmtpd with
 STARTTLS, implicit TLS and AUTH; the project's HTTP test server with TLS), whose certificates
