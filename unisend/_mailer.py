@@ -1,35 +1,87 @@
-"""The front doors: :class:`Mailer` (sync) and :class:`AsyncMailer`."""
+"""The front doors: :class:`Mailer` (sync) and :class:`AsyncMailer`, the two drivers.
+
+A delivery is a plan (:mod:`unisend._delivery`) that never does I/O; :func:`run` and
+:func:`arun` perform its steps, with blocking calls and awaits respectively. Nothing else
+differs between the two mailers.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextvars import ContextVar
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bulk import (
     ASYNC_CONCURRENCY,
     SYNC_CONCURRENCY,
-    adeliver_all,
-    asend_batched,
     batch_limit,
     check_concurrency,
-    deliver_all,
-    send_batched,
+    map_tasks,
+    map_threads,
 )
+from ._delivery import Outcome, Plan, Sleep, Try, deliver, deliver_batch
 from ._errors import InvalidMessage, SendError
 from ._message import Address, Message
 from ._result import SendResult
 from ._retry import RetryPolicy
 from ._url import from_url
+from .transports.base import require_sender
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .transports.base import Transport
 
+T = TypeVar("T")
+
+#: The injection point of :func:`unisend.testing.capture_outbox`: while it holds a
+#: transport, every mailer in this context sends through it instead of its own.
+ROUTE_OVERRIDE: ContextVar[Transport | None] = ContextVar("unisend_route", default=None)
+
 #: The route used when neither a URL nor ``UNISEND_URL`` is given.
 DEFAULT_URL = "sandbox://"
+
+
+def run(plan: Plan[T]) -> T:
+    """The sync driver: perform each step of ``plan`` (blocking) and return its value."""
+    outcome: object = None
+    try:
+        while True:
+            step = plan.send(outcome)
+            if isinstance(step, Try):
+                try:
+                    outcome = step.route.send(step.message)
+                except SendError as error:
+                    outcome = error
+            elif isinstance(step, Sleep):
+                step.policy.sleep(step.seconds)
+                outcome = None
+            else:
+                outcome = step.route.send_many(step.messages)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def arun(plan: Plan[T]) -> T:
+    """The async driver: :func:`run` with every step awaited; never blocks the loop."""
+    outcome: object = None
+    try:
+        while True:
+            step = plan.send(outcome)
+            if isinstance(step, Try):
+                try:
+                    outcome = await step.route.asend(step.message)
+                except SendError as error:
+                    outcome = error
+            elif isinstance(step, Sleep):
+                await step.policy.async_sleep(step.seconds)
+                outcome = None
+            else:
+                outcome = await step.route.asend_many(step.messages)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 class _BaseMailer:
@@ -63,21 +115,21 @@ class _BaseMailer:
             raise InvalidMessage(f"expected a unisend.Message, got {type(message).__name__}")
         if message.sender is not None:
             return message
-        if self.default_sender is None:
-            raise InvalidMessage(
-                "the message has no sender; set Message(sender=...) or "
-                "Mailer(..., default_sender=...)"
-            )
-        return message.with_sender(self.default_sender)
+        # without a default sender, require_sender raises, saying how to set one
+        return message.with_sender(self.default_sender or require_sender(message))
 
-    def _prepare_all(self, messages: Sequence[Message]) -> list[Message]:
+    def _route(self) -> Transport:
+        """The transport to send through: the mailer's own, unless a test captures."""
+        return ROUTE_OVERRIDE.get() or self.transport
+
+    def _prepare_all(self, route: Transport, messages: Sequence[Message]) -> list[Message]:
         """Prepare and check every message before any is sent (nothing goes out when one
         is invalid, or cannot be carried by the route)."""
         prepared = [self._prepare(message) for message in messages]
         # A batch transport builds (and so checks) every request before the first goes out.
-        if not batch_limit(self.transport):
+        if not batch_limit(route):
             for message in prepared:
-                self.transport.check(message)
+                route.check(message)
         return prepared
 
     def __repr__(self) -> str:
@@ -93,7 +145,7 @@ class Mailer(_BaseMailer):
 
     def send(self, message: Message) -> SendResult:
         """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
-        return self.transport.deliver(self._prepare(message), self.retry)
+        return run(deliver(self._route(), self._prepare(message), self.retry))
 
     def send_many(
         self, messages: Sequence[Message], *, concurrency: int = SYNC_CONCURRENCY
@@ -110,10 +162,18 @@ class Mailer(_BaseMailer):
         safely between threads) and for ``SMTPTransport(pool_size=N)`` up to N.
         """
         check_concurrency(concurrency)
-        prepared = self._prepare_all(messages)
-        if batch_limit(self.transport):
-            return send_batched(self.transport, prepared, self.retry)
-        return deliver_all(self.transport, prepared, self.retry, concurrency)
+        route = self._route()
+        prepared = self._prepare_all(route, messages)
+        if batch_limit(route):
+            return run(deliver_batch(route, prepared, self.retry))
+
+        def one(message: Message) -> Outcome:
+            try:
+                return run(deliver(route, message, self.retry))
+            except SendError as exc:
+                return exc
+
+        return map_threads(one, prepared, concurrency)
 
     def close(self) -> None:
         """Close the transport's connections."""
@@ -136,7 +196,7 @@ class AsyncMailer(_BaseMailer):
 
     async def send(self, message: Message) -> SendResult:
         """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
-        return await self.transport.adeliver(self._prepare(message), self.retry)
+        return await arun(deliver(self._route(), self._prepare(message), self.retry))
 
     async def send_many(
         self, messages: Sequence[Message], *, concurrency: int = ASYNC_CONCURRENCY
@@ -144,10 +204,18 @@ class AsyncMailer(_BaseMailer):
         """Async :meth:`Mailer.send_many`, with at most ``concurrency`` messages in flight
         (default 32; batch endpoints are used as in :meth:`Mailer.send_many`)."""
         check_concurrency(concurrency)
-        prepared = self._prepare_all(messages)
-        if batch_limit(self.transport):
-            return await asend_batched(self.transport, prepared, self.retry)
-        return await adeliver_all(self.transport, prepared, self.retry, concurrency)
+        route = self._route()
+        prepared = self._prepare_all(route, messages)
+        if batch_limit(route):
+            return await arun(deliver_batch(route, prepared, self.retry))
+
+        async def one(message: Message) -> Outcome:
+            try:
+                return await arun(deliver(route, message, self.retry))
+            except SendError as exc:
+                return exc
+
+        return await map_tasks(one, prepared, concurrency)
 
     async def aclose(self) -> None:
         """Close the transport's connections."""
@@ -165,4 +233,4 @@ class AsyncMailer(_BaseMailer):
         await self.aclose()
 
 
-__all__ = ["DEFAULT_URL", "AsyncMailer", "Mailer"]
+__all__ = ["DEFAULT_URL", "ROUTE_OVERRIDE", "AsyncMailer", "Mailer", "arun", "run"]

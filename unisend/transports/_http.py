@@ -24,11 +24,9 @@ from typing import Any, ClassVar, NoReturn, TypedDict
 import httpx
 
 from .._errors import (
-    AuthenticationError,
     ConfigurationError,
     InvalidMessage,
     MessageRejected,
-    ProviderError,
     RateLimited,
     SendError,
     TransientError,
@@ -38,8 +36,9 @@ from .._redact import redact_headers, redact_text
 from .._result import SendResult
 from .._url import UrlSpec
 from .._version import __version__
+from ._status import error_class, parse_retry_after
 from ._sync_http import ApiClient, AsyncApiClient
-from .base import Transport
+from .base import Transport, require_sender
 
 USER_AGENT = f"unisend/{__version__}"
 
@@ -344,8 +343,6 @@ class HttpTransport(Transport):
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         """Seconds to wait from ``Retry-After`` (providers may add their own headers)."""
-        from .._retry import parse_retry_after
-
         value = response.headers.get("retry-after")
         return None if value is None else parse_retry_after(value)
 
@@ -379,12 +376,7 @@ class HttpTransport(Transport):
 
     def require_sender(self, message: Message) -> Address:
         """The message's sender, or InvalidMessage before any I/O."""
-        if message.sender is None:
-            raise InvalidMessage(
-                f"{self.default_name}: the message has no sender; set Message(sender=...) "
-                "or Mailer(..., default_sender=...)"
-            )
-        return message.sender
+        return require_sender(message, self.default_name)
 
     def _unreadable(self, response: httpx.Response, text: str = "") -> TransientError:
         """A 2xx answer unisend cannot read: the provider may have accepted the
@@ -412,15 +404,7 @@ class HttpTransport(Transport):
     def _error_class(self, status: int, details: ErrorDetails) -> type[SendError]:
         """The error class for ``status``; providers refine it by ``details.provider_code``
         (e.g. Postmark answers 422 for a bad token)."""
-        if status == 429:
-            return RateLimited
-        if status >= 500:
-            return TransientError
-        if status == 401:
-            return AuthenticationError
-        if status in (400, 413, 422):
-            return MessageRejected
-        return ProviderError
+        return error_class(status)
 
     def _make_error(
         self,
