@@ -36,7 +36,6 @@ from .transports.base import Transport
 if TYPE_CHECKING:
     from ._message import Message
     from ._result import SendResult
-    from ._url import UrlSpec
 
 
 @dataclass(frozen=True)
@@ -356,80 +355,4 @@ def _check_weights(weights: Sequence[int] | None, count: int) -> tuple[int, ...]
     return values
 
 
-# -- composition URLs: failover(URL URL ...)?cooldown=30, roundrobin(URL URL)?weights=3,1 ------
-
-_RETRY_KEYS = ("attempts", "backoff", "max_backoff", "max_retry_after", "jitter")
-
-
-def _failover_query(
-    *,
-    name: str = "",
-    cooldown: float = 60.0,
-    attempts: int = 3,
-    backoff: float = 0.5,
-    max_backoff: float = 30.0,
-    max_retry_after: float = 60.0,
-    jitter: bool = True,
-) -> None:
-    """The query parameters ``failover(...)`` takes (typed by their defaults)."""
-
-
-def _roundrobin_query(
-    *,
-    name: str = "",
-    weights: str = "",
-    cooldown: float = 60.0,
-    attempts: int = 3,
-    backoff: float = 0.5,
-    max_backoff: float = 30.0,
-    max_retry_after: float = 60.0,
-    jitter: bool = True,
-) -> None:
-    """The query parameters ``roundrobin(...)`` takes (typed by their defaults)."""
-
-
-def _common(spec: UrlSpec, options: dict[str, object]) -> dict[str, object]:
-    """cooldown and name as they are; the retry keys become the router's own RetryPolicy."""
-    common: dict[str, object] = {}
-    if "cooldown" in options:
-        common["cooldown"] = options["cooldown"]
-    if options.get("name"):
-        common["name"] = options["name"]
-    retry = {key: options[key] for key in _RETRY_KEYS if key in options}
-    if retry:
-        try:
-            common["retry"] = RetryPolicy(**retry)  # type: ignore[arg-type]
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{spec.display}: {exc}") from None
-    return common
-
-
-def failover_from_spec(children: list[Transport], spec: UrlSpec) -> Failover:
-    """``failover(URL URL ...)?cooldown=30&attempts=2&backoff=0.1&name=mail``"""
-    options = spec.kwargs_for(_failover_query)
-    try:
-        return Failover(children, **_common(spec, options))  # type: ignore[arg-type]
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{spec.display}: {exc}") from None
-
-
-def roundrobin_from_spec(children: list[Transport], spec: UrlSpec) -> RoundRobin:
-    """``roundrobin(URL URL ...)?weights=3,1&cooldown=30&attempts=2``"""
-    options = spec.kwargs_for(_roundrobin_query)
-    weights: list[int] | None = None
-    raw = str(options.get("weights", ""))
-    if raw:
-        try:
-            weights = [int(part) for part in raw.split(",")]
-        except ValueError:
-            raise ConfigurationError(
-                f"{spec.display}: weights={raw!r} must be whole numbers separated by commas, "
-                "e.g. weights=3,1"
-            ) from None
-    try:
-        return RoundRobin(children, weights=weights, **_common(spec, options))  # type: ignore[arg-type]
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{spec.display}: {exc}") from None
-
-
-__all__ = ["Failover", "RoundRobin", "RouteHealth", "failover_from_spec", "roundrobin_from_spec"]
+__all__ = ["Failover", "RoundRobin", "RouteHealth"]

@@ -67,8 +67,8 @@ class ErrorDetails:
 class HttpOptions(TypedDict, total=False):
     """The keywords every HTTP provider passes through to :class:`HttpTransport`: a
     provider's constructor takes ``**options: Unpack[HttpOptions]``, so type checkers and
-    IDEs still see each keyword, and URL query parameters are typed from the base's
-    defaults (see :meth:`~unisend._url.UrlSpec.kwargs_for`)."""
+    IDEs still see each keyword (URL query parameters are declared in
+    :data:`unisend._url.OPTIONS`)."""
 
     base_url: str | None
     timeout: float
@@ -631,9 +631,10 @@ def base_url_from_spec(spec: UrlSpec) -> str | None:
     return None
 
 
-def http_kwargs_from_spec(spec: UrlSpec, factory: Any) -> dict[str, Any]:
-    """The constructor keywords an HTTP URL gives: base_url plus typed query parameters."""
-    kwargs = spec.kwargs_for(factory, skip=("base_url",))
+def http_kwargs_from_spec(spec: UrlSpec, factory: Any = None) -> dict[str, Any]:
+    """The constructor keywords an HTTP URL gives: base_url plus the typed query
+    parameters the scheme declares (``factory`` is no longer read)."""
+    kwargs = spec.options(skip=("base_url",))
     base_url = base_url_from_spec(spec)
     if base_url:
         kwargs["base_url"] = base_url

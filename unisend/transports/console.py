@@ -116,7 +116,7 @@ def from_spec(spec: UrlSpec) -> ConsoleTransport:
             f"{spec.display}: console:// always prints to stdout; pass "
             "ConsoleTransport(stream=...) in code to print elsewhere"
         )
-    return ConsoleTransport(**spec.kwargs_for(ConsoleTransport, skip=("stream",)))
+    return ConsoleTransport(**spec.options(skip=("stream",)))
 
 
 __all__ = ["SEPARATOR", "ConsoleTransport", "format_message"]

@@ -325,9 +325,7 @@ def path_from_spec(spec: UrlSpec) -> str | None:
 def from_spec(spec: UrlSpec) -> SandboxTransport:
     """``sandbox://``, ``sandbox:///abs/path.sqlite3``, ``sandbox://./rel.sqlite3``;
     ``?name=`` sets the route name."""
-    return SandboxTransport(
-        path_from_spec(spec), **spec.kwargs_for(SandboxTransport, skip=("path",))
-    )
+    return SandboxTransport(path_from_spec(spec), **spec.options(skip=("path",)))
 
 
 __all__ = ["DEFAULT_PATH", "ENV_VAR", "SandboxTransport", "StoredMessage", "resolve_path"]
