@@ -140,75 +140,71 @@ class Routing(ABC):
 def deliver(transport: Transport, message: Message, policy: RetryPolicy) -> Plan[SendResult]:
     """The plan of one delivery of ``message`` through ``transport`` (a lone route or a
     router) with ``policy``; it returns the result carrying every try in order."""
-    trail: list[Attempt] = []
-    result = yield from _walk(transport, message, policy, None, trail)
-    return with_attempts(result, tuple(trail))
+    walk = _Walk(message)
+    result = yield from walk.route(transport, policy, None)
+    return with_attempts(result, tuple(walk.trail))
 
 
-def _walk(
-    route: Transport,
-    message: Message,
-    policy: RetryPolicy,
-    hook: AttemptHook | None,
-    trail: list[Attempt],
-) -> Plan[SendResult]:
-    if isinstance(route, Routing):
-        return (yield from _through_router(route, message, policy, hook, trail))
-    return (yield from _tries(route, message, policy, hook, trail))
+class _Walk:
+    """One message's way through the routes, and its trail of tries."""
 
+    __slots__ = ("message", "trail")
 
-def _tries(
-    route: Transport,
-    message: Message,
-    policy: RetryPolicy,
-    hook: AttemptHook | None,
-    trail: list[Attempt],
-) -> Plan[SendResult]:
-    """Up to ``policy.attempts`` tries on one route; raises its last error as itself."""
-    number = 0
-    clock = policy.clock
-    while True:
-        number += 1
-        started = clock()
-        outcome = yield Try(route, message)
-        if isinstance(outcome, SendError):
-            record(route.name, outcome, clock() - started, hook, trail)
-            if not policy.should_retry(outcome, number):
-                raise outcome
-            yield Sleep(policy.delay(outcome, number), policy)
-            continue
-        record(route.name, None, clock() - started, hook, trail)
-        return cast(SendResult, outcome)
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.trail: list[Attempt] = []
 
+    def route(
+        self, route: Transport, policy: RetryPolicy, hook: AttemptHook | None
+    ) -> Plan[SendResult]:
+        """Deliver through ``route``: a router's routes, or tries on a lone route."""
+        if isinstance(route, Routing):
+            return (yield from self.router(route, policy, hook))
+        return (yield from self.tries(route, policy, hook))
 
-def _through_router(
-    router: Routing,
-    message: Message,
-    outer_policy: RetryPolicy,
-    outer_hook: AttemptHook | None,
-    trail: list[Attempt],
-) -> Plan[SendResult]:
-    """Walk the routes the router picks: the first that accepts wins; MessageRejected
-    is raised at once; when none is left, AllRoutesFailed with this walk's tries."""
-    policy = router.retry or outer_policy
-    hook = _chain(router.on_attempt, outer_hook)
-    start, tried = len(trail), set[int]()
-    index = router.pick(tried)
-    while index is not None:
-        tried.add(index)
-        route = router.routes[index]
-        try:
-            result = yield from _walk(route, message, policy, hook, trail)
-        except MessageRejected:
-            raise
-        except SendError as error:
-            router.given_up(index)
-            index = router.pick(tried)
-            _failed_over(router, route.name, error, index)
-            continue
-        router.succeeded(index)
-        return result
-    raise _all_failed(router.name, trail[start:])
+    def tries(
+        self, route: Transport, policy: RetryPolicy, hook: AttemptHook | None
+    ) -> Plan[SendResult]:
+        """Up to ``policy.attempts`` tries on one route; raises its last error as itself."""
+        number = 0
+        clock = policy.clock
+        while True:
+            number += 1
+            started = clock()
+            outcome = yield Try(route, self.message)
+            if isinstance(outcome, SendError):
+                record(route.name, outcome, clock() - started, hook, self.trail)
+                if not policy.should_retry(outcome, number):
+                    raise outcome
+                yield Sleep(policy.delay(outcome, number), policy)
+                continue
+            record(route.name, None, clock() - started, hook, self.trail)
+            return cast(SendResult, outcome)
+
+    def router(
+        self, router: Routing, outer_policy: RetryPolicy, outer_hook: AttemptHook | None
+    ) -> Plan[SendResult]:
+        """Walk the routes the router picks: the first that accepts wins; MessageRejected
+        is raised at once; when none is left, AllRoutesFailed with this walk's tries."""
+        policy = router.retry or outer_policy
+        hook = _chain(router.on_attempt, outer_hook)
+        start, tried = len(self.trail), set[int]()
+        index = router.pick(tried)
+        while index is not None:
+            tried.add(index)
+            route = router.routes[index]
+            try:
+                result = yield from self.route(route, policy, hook)
+            except MessageRejected:
+                raise
+            except SendError as error:
+                router.given_up(index)
+                index = router.pick(tried)
+                _failed_over(router, route.name, error, index)
+                continue
+            router.succeeded(index)
+            return result
+        raise _all_failed(router.name, self.trail[start:])
 
 
 def _failed_over(router: Routing, name: str, error: SendError, following: int | None) -> None:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, TypedDict
 
 from ._delivery import Routing, deliver
 from ._errors import ConfigurationError
@@ -34,6 +34,8 @@ from ._retry import NO_RETRY, RetryPolicy
 from .transports.base import Transport
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._message import Message
     from ._result import SendResult
 
@@ -62,6 +64,18 @@ class _RouteState:
         self.cooling_until: float | None = None
         self.failed_at: float | None = None
         self.current_weight = 0
+
+
+class RouterOptions(TypedDict, total=False):
+    """The keywords every router takes (see :class:`Failover`), passed on by
+    ``RoundRobin(..., **options)`` so type checkers still see each one."""
+
+    cooldown: float
+    name: str | None
+    retry: RetryPolicy | None
+    on_attempt: AttemptHook | None
+    on_failover: FailoverHook | None
+    _clock: Callable[[], float]
 
 
 class _Router(Transport, Routing):
@@ -272,22 +286,9 @@ class RoundRobin(_Router):
         transports: Sequence[Transport | str],
         *,
         weights: Sequence[int] | None = None,
-        cooldown: float = 60.0,
-        name: str | None = None,
-        retry: RetryPolicy | None = None,
-        on_attempt: AttemptHook | None = None,
-        on_failover: FailoverHook | None = None,
-        _clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[RouterOptions],
     ) -> None:
-        super().__init__(
-            transports,
-            cooldown=cooldown,
-            name=name,
-            retry=retry,
-            on_attempt=on_attempt,
-            on_failover=on_failover,
-            _clock=_clock,
-        )
+        super().__init__(transports, **options)
         #: Each route's weight, in declared order.
         self.weights = _check_weights(weights, len(self._routes))
         self._rotation: list[int] = list(range(len(self._routes)))

@@ -127,4 +127,15 @@ def require_sender(message: Message, owner: str = "") -> Address:
     return message.sender
 
 
-__all__ = ["Transport", "require_sender"]
+def require_body(message: Message, owner: str) -> None:
+    """The one :class:`~unisend.InvalidMessage` for a template-only message (``template_id``
+    without text or html) on a route that renders nothing itself (SMTP, the sandbox)."""
+    if message.text is None and message.html is None:
+        raise InvalidMessage(
+            f"{owner} cannot send a template-only message (template_id without text or "
+            "html): nothing renders the template there; add text or html, or use an HTTP "
+            "provider that renders templates"
+        )
+
+
+__all__ = ["Transport", "require_body", "require_sender"]
