@@ -8,9 +8,7 @@ tasks (async) that take the next item when they are done with one.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from ._errors import ConfigurationError
@@ -46,6 +44,8 @@ def map_threads(function: Callable[[T], R], items: Sequence[T], concurrency: int
     """``function`` over ``items`` in at most ``concurrency`` threads, results in order."""
     if concurrency == 1 or len(items) <= 1:
         return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # not paid for by ``import unisend``
+
     pool = ThreadPoolExecutor(
         max_workers=min(concurrency, len(items)), thread_name_prefix="unisend-send"
     )
@@ -63,6 +63,8 @@ async def map_tasks(
 ) -> list[R]:
     """``function`` over ``items`` with at most ``concurrency`` awaiting, results in order;
     if one raises, the others are cancelled and the error is raised."""
+    import asyncio  # loaded already in any async caller
+
     results: list[R | None] = [None] * len(items)
     pending = iter(range(len(items)))  # shared: each worker takes the next index
 

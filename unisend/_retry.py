@@ -15,7 +15,6 @@ for the plan with these few lines, which are exactly its ``wait_exponential`` /
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 import time
@@ -24,6 +23,14 @@ from dataclasses import dataclass, field
 
 from ._errors import ConfigurationError, RateLimited, TransientError
 from .transports._status import parse_retry_after
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    """``asyncio.sleep``, imported on first use: ``from unisend import Mailer`` must not
+    pay for asyncio."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     #: How to wait in the async loop.
     async_sleep: Callable[[float], Awaitable[None]] = field(
-        default=asyncio.sleep, repr=False, compare=False
+        default=_asyncio_sleep, repr=False, compare=False
     )
     #: Monotonic clock for :attr:`Attempt.elapsed`.
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)

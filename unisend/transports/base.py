@@ -14,7 +14,6 @@ run by the mailers.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
@@ -54,6 +53,8 @@ class Transport(ABC):
         The default runs :meth:`send` in a worker thread; native async transports
         override it.
         """
+        import asyncio  # loaded already in any async caller
+
         return await asyncio.to_thread(self.send, message)
 
     def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
@@ -81,6 +82,8 @@ class Transport(ABC):
 
     async def aclose(self) -> None:
         """Async :meth:`close`."""
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
     def __enter__(self) -> Self:
