@@ -96,3 +96,30 @@ async def test_async_direct_request_matches_and_skips_cookies() -> None:
         built = client.build_request("POST", "https://api.test/a", json={"x": 1})
     assert response.json() == {"ok": 1} and len(client.cookies) == 0
     assert seen[1].headers.raw == built.headers.raw and "cookie" not in seen[1].headers
+
+
+@pytest.mark.parametrize(
+    ("fields", "streams"),
+    [
+        ({}, False),
+        ({"html": "<p>" + "x" * 80 + "</p>"}, True),
+        ({"subject": "s" * 80}, True),
+        ({"metadata": {"k": "v"}}, True),
+        ({"tags": ["t" * 80]}, True),
+        ({"tags": ["short"]}, False),
+    ],
+)
+def test_only_a_message_that_can_hold_a_long_string_is_scanned(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, object], streams: bool
+) -> None:
+    from unisend import Message
+    from unisend.transports import _json_body
+    from unisend.transports._http import may_stream
+
+    monkeypatch.setattr(_json_body, "STREAM_STRING_CHARS", 50)
+    message = Message(sender="a@example.com", to="b@example.com", text="hi", **fields)  # type: ignore[arg-type]
+    assert may_stream([message]) is streams
+    assert (
+        may_stream([Message(sender="a@example.com", to="b@example.com", text="x"), message])
+        is streams
+    )

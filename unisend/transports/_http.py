@@ -33,6 +33,7 @@ from .._redact import redact_headers, redact_text
 from .._result import SendResult
 from .._url import UrlSpec
 from .._version import __version__
+from . import _json_body
 from ._json_body import JsonBody, has_long_string
 from ._status import error_class, parse_retry_after
 from ._sync_http import ApiClient
@@ -141,6 +142,28 @@ def merge_options(payload: dict[str, Any], options: Mapping[str, Any]) -> dict[s
         else:
             payload[key] = value
     return payload
+
+
+def may_stream(messages: Sequence[Message]) -> bool:
+    """Whether the request for ``messages`` can hold a string long enough to stream (see
+    :mod:`._json_body`): an attachment, a long text or html, or a field whose size
+    unisend does not bound. Otherwise the scan of the whole JSON document is skipped:
+    on a 500-message batch it cost more than the rest of the request building."""
+    limit = _json_body.STREAM_STRING_CHARS
+    for message in messages:
+        if (
+            message.attachments
+            or len(message.subject) > limit
+            or any(len(tag) > limit for tag in message.tags)
+            or message.template_data
+            or message.metadata
+            or message.headers
+            or message.provider_options
+            or len(message.text or "") > limit
+            or len(message.html or "") > limit
+        ):
+            return True
+    return False
 
 
 class HttpTransport(Transport):
@@ -340,16 +363,19 @@ class HttpTransport(Transport):
                     )
         return self._client
 
-    def _outgoing(self, request: ApiRequest, *, for_async: bool) -> tuple[dict[str, Any], bool]:
+    def _outgoing(
+        self, request: ApiRequest, *, for_async: bool, scan: bool = True
+    ) -> tuple[dict[str, Any], bool]:
         """The httpx ``request()`` keywords for ``request`` and whether its body is
-        streamed; logs the request at DEBUG with every secret header masked."""
+        streamed (``scan=False``: its messages cannot hold a string long enough, see
+        :func:`may_stream`); logs the request at DEBUG with every secret header masked."""
         headers = self._headers(request)
         url = self.base_url + request.path
         if log.isEnabledFor(logging.DEBUG):
             shown = redact_headers(headers, self.secret_headers)
             log.debug("%s %s %s headers=%s", self.name, request.method, url, shown)
         kwargs: dict[str, Any] = {"method": request.method, "url": url}
-        if not has_long_string(request.json):
+        if not scan or not has_long_string(request.json):
             kwargs.update(json=request.json, headers=headers)
             return kwargs, False
         # A large attachment: the body is written in chunks, never whole in memory.
@@ -360,8 +386,8 @@ class HttpTransport(Transport):
         )
         return kwargs, True
 
-    def _post(self, request: ApiRequest) -> httpx.Response:
-        kwargs, streamed = self._outgoing(request, for_async=False)
+    def _post(self, request: ApiRequest, scan: bool = True) -> httpx.Response:
+        kwargs, streamed = self._outgoing(request, for_async=False, scan=scan)
         try:
             response = self._sync_client().request(**kwargs)
             if streamed and not response.is_success:
@@ -373,7 +399,7 @@ class HttpTransport(Transport):
     def send(self, message: Message) -> SendResult:
         """Send one message in one API call, or raise the classified SendError."""
         request = self._build_request(message)
-        response = self._post(request)
+        response = self._post(request, may_stream((message,)))
         if response.is_success:
             return self._parse_response(message, response)
         raise self._classify(response)
@@ -386,7 +412,7 @@ class HttpTransport(Transport):
         results: list[SendResult | SendError] = []
         for chunk, request in self._plan(messages):
             try:
-                response = self._post(request)
+                response = self._post(request, may_stream(chunk))
             except SendError as exc:
                 results.extend([exc] * len(chunk))
                 continue
@@ -454,8 +480,8 @@ class HttpTransport(Transport):
             self._async_loop = loop
         return self._async_client
 
-    async def _apost(self, request: ApiRequest) -> httpx.Response:
-        kwargs, streamed = self._outgoing(request, for_async=True)
+    async def _apost(self, request: ApiRequest, scan: bool = True) -> httpx.Response:
+        kwargs, streamed = self._outgoing(request, for_async=True, scan=scan)
         try:
             response = await self._aclient().request(**kwargs)
             if streamed and not response.is_success:
@@ -467,7 +493,7 @@ class HttpTransport(Transport):
     async def asend(self, message: Message) -> SendResult:
         """Async :meth:`send`; never blocks the event loop."""
         request = self._build_request(message)
-        response = await self._apost(request)
+        response = await self._apost(request, may_stream((message,)))
         if response.is_success:
             return self._parse_response(message, response)
         raise self._classify(response)
@@ -477,7 +503,7 @@ class HttpTransport(Transport):
         results: list[SendResult | SendError] = []
         for chunk, request in self._plan(messages):
             try:
-                response = await self._apost(request)
+                response = await self._apost(request, may_stream(chunk))
             except SendError as exc:
                 results.extend([exc] * len(chunk))
                 continue

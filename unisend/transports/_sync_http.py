@@ -48,6 +48,10 @@ class _Lean:
     _no_cookies: httpx.Cookies
     _urls: dict[str, httpx.URL]
     _timeout_extensions: tuple[httpx.Timeout, dict[str, Any]] | None
+    _json_headers: dict[
+        tuple[str, tuple[tuple[str, str], ...]],
+        tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]],
+    ]
 
     # what httpx's client classes provide
     headers: httpx.Headers
@@ -65,6 +69,7 @@ class _Lean:
         self._no_cookies = _NoCookies()
         self._urls = {}
         self._timeout_extensions = None
+        self._json_headers = {}
 
     @property
     def cookies(self) -> httpx.Cookies:
