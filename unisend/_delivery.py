@@ -37,13 +37,12 @@ read only the policy's clock; one plan serves one delivery and is not reused.
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 from ._errors import AllRoutesFailed, MessageRejected, SendError
-from ._hooks import AttemptHook, FailoverHook, call_hook
+from ._hooks import AttemptHook, FailoverHook, call_hook, logger
 from ._result import Attempt, SendResult
 
 if TYPE_CHECKING:
@@ -51,7 +50,8 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from .transports.base import Transport
 
-logger = logging.getLogger("unisend")
+
+_DEBUG = 10  # logging.DEBUG, without importing logging for it
 
 #: What ``send_many`` returns per message.
 Outcome: TypeAlias = "SendResult | SendError"
@@ -209,7 +209,7 @@ class _Walk:
 
 def _failed_over(router: Routing, name: str, error: SendError, following: int | None) -> None:
     to = None if following is None else router.routes[following].name
-    logger.info(
+    logger().info(
         "%s: route %s failed (%s, status %s), cooling down %.1fs; %s",
         router.name,
         name,
@@ -303,13 +303,14 @@ def record(
     """Append one try to ``trail``, log it at DEBUG and tell ``hook``."""
     if error is None:
         attempt = Attempt(name, None, elapsed, False)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("attempt on %s succeeded in %.3fs", name, elapsed)
+        log = logger()
+        if log.isEnabledFor(_DEBUG):
+            log.debug("attempt on %s succeeded in %.3fs", name, elapsed)
     else:
         if not error.transport:
             error.transport = name
         attempt = Attempt(name, error, elapsed, error.ambiguous)
-        logger.debug(
+        logger().debug(
             "attempt on %s failed: %s (status %s, ambiguous=%s)",
             name,
             type(error).__name__,
