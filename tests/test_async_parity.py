@@ -241,15 +241,17 @@ async def test_slow_http_provider_does_not_block_the_loop(
     slow_stub.reset()
     transport = SendGridTransport(api_key="key", base_url=slow_stub.url)
     messages = [make_message(subject=f"m{i}") for i in range(10)]
-    started = time.perf_counter()
-    # the first request builds the async transport (imports, CA certificates) too
     async with LoopProbe() as probe, AsyncMailer(transport) as mailer:
+        # the first request builds the async transport (imports, CA certificates): not timed
         first = await mailer.send(make_message())
+        started = time.perf_counter()
         results = await mailer.send_many(messages, concurrency=5)
-    elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started
     assert first.message_id and _all_ok(results)
     assert slow_stub.stats()["messages"] == 11
-    assert elapsed < 1.5  # 3 rounds of 200 ms, not 11 one after the other (2.2 s)
+    # 2 rounds of 200 ms; one after the other could not take less than 10 x 200 ms, however
+    # loaded the machine (a fixed bound near 2 rounds failed on a busy 2-core machine)
+    assert elapsed < 10 * 0.2
     assert probe.ticks > 20
     assert probe.max_gap < MAX_LOOP_GAP, f"the event loop stalled {probe.max_gap * 1000:.0f} ms"
 
