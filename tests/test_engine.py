@@ -245,3 +245,32 @@ def test_capture_follows_the_context_not_the_process(make_message: MakeMessage) 
         thread.join()
         seen.append(Mailer(route).send(make_message()).transport)
     assert seen == ["own", "memory"] and len(outbox) == 1 and len(route.outbox) == 1
+
+
+def test_a_thread_given_the_context_is_captured(make_message: MakeMessage) -> None:
+    import contextvars
+
+    route = MemoryTransport(name="own")
+    with capture_outbox() as outbox:
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(Mailer(route).send, make_message()))
+        thread.start()
+        thread.join()
+    assert len(outbox) == 1 and route.outbox == []
+
+
+def test_the_engine_needs_no_tenacity() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, asyncio; from unisend import Mailer, AsyncMailer, Failover, RetryPolicy, "
+        "Message; from unisend.transports import ScriptedTransport; "
+        "m = Message(sender='a@example.com', to='b@example.com', text='t'); "
+        "p = RetryPolicy(attempts=2, backoff=0.001); "
+        "Mailer(Failover([ScriptedTransport(['503', 'ok'])]), retry=p).send(m); "
+        "asyncio.run(AsyncMailer(ScriptedTransport(['503', 'ok']), retry=p).send(m)); "
+        "print('tenacity' in sys.modules, 'httpx' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
