@@ -68,6 +68,7 @@ def test_direct_request_is_what_httpx_would_build() -> None:
             "POST", "https://api.test/v3/send", json={"a": "é"}, headers=headers
         )
     (sent,) = seen
+    assert client._json_headers, "the JSON fast path was not taken"
     assert response.request is sent and response.json() == {"ok": 1}
     assert (sent.method, sent.url) == (built.method, built.url)
     assert sent.headers.raw == built.headers.raw
@@ -123,3 +124,27 @@ def test_only_a_message_that_can_hold_a_long_string_is_scanned(
         may_stream([Message(sender="a@example.com", to="b@example.com", text="x"), message])
         is streams
     )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"Content-Type": "application/json; charset=utf-8"},
+        {"Content-Length": "9"},
+        {"Host": "h"},
+    ],
+)
+def test_json_requests_match_httpx_whatever_the_headers(extra: dict[str, str]) -> None:
+    seen: list[httpx.Request] = []
+    headers = {"api-key": "secret", **extra}
+    with ApiClient(transport=_echo(seen)) as client:
+        for _ in range(2):  # the second from the cache
+            client.request(
+                "POST", "http://api.test:8025/v3/smtp/email", json={"n": 1}, headers=headers
+            )
+        built = client.build_request(
+            "POST", "http://api.test:8025/v3/smtp/email", json={"n": 1}, headers=headers
+        )
+    assert all(r.headers.raw == built.headers.raw for r in seen)
+    assert all(r.content == built.content == b'{"n":1}' for r in seen)
