@@ -385,3 +385,11 @@ def test_inline_html_and_no_abbreviations(run: Run, store: Path) -> None:
     abbreviated = run(*SEND, "--text", "x", "--html-f", "body.html")
     assert abbreviated.returncode == 2 and "unrecognized arguments: --html-f" in abbreviated.stderr
     assert run("sandbox", "li").returncode == 2
+
+
+def test_a_reserved_character_in_a_url_option_is_explained_not_echoed(run: Run) -> None:
+    done = run(*SEND, "--text", "x", "--url", "sendgrid://SG.ab/cd+ef@default")
+    stderr = _clean_failure(done)
+    assert stderr.startswith("error: ConfigurationError: sendgrid://***@default: ")
+    assert "%2F" in stderr
+    assert "SG.ab" not in stderr and "cd+ef" not in stderr

@@ -120,7 +120,7 @@ def test_batch_rounds_are_a_plan_too(make_message: MakeMessage) -> None:
 
 
 def test_transports_import_nothing_from_the_engine() -> None:
-    for path in sorted((PACKAGE / "transports").glob("*.py")):
+    for path in sorted((PACKAGE / "transports").rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):

@@ -559,6 +559,11 @@ def test_spaces_and_control_characters_are_refused_without_echo() -> None:
         assert leaks(error, ["pa ss-1", "SG.key", "more"], frames=False) == []
 
 
+@pytest.mark.parametrize("url", ["", "  \n"])
+def test_an_empty_url_says_so(url: str) -> None:
+    assert "the URL is empty" in str(_conf_error(url))
+
+
 def test_a_bare_key_where_the_url_goes_is_not_echoed() -> None:
     error = _conf_error("SG.the-whole-api-key")
     assert "scheme://" in str(error)

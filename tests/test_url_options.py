@@ -3,7 +3,6 @@ keyword of the transport it builds, of that type, and a value of another type is
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import types
 import typing
@@ -43,17 +42,22 @@ def _constructor_hints(cls: type) -> dict[str, Any]:
     return hints
 
 
+def _transport_class(scheme: str) -> type:
+    """The class ``from_url`` builds for ``scheme``."""
+    import unisend.transports as transports
+
+    name = {"smtps": "smtp", "mailtrap+sandbox": "mailtrap"}.get(scheme, scheme)
+    (cls,) = [
+        getattr(transports, exported)
+        for exported in transports.__all__
+        if exported.lower() == f"{name}transport"
+    ]
+    return cls
+
+
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
 def test_every_declared_option_is_a_typed_keyword_of_the_transport(scheme: str) -> None:
-    module_name, _, _ = SCHEMES[scheme].partition(":")
-    module = importlib.import_module(module_name)
-    (cls,) = {
-        value
-        for value in vars(module).values()
-        if inspect.isclass(value)
-        and value.__module__ == module.__name__
-        and value.__name__.endswith("Transport")
-    }
+    cls = _transport_class(scheme)
     hints = _constructor_hints(cls)
     for name, kind in OPTIONS[scheme].items():
         assert name in hints, f"{scheme}: ?{name}= is not a keyword of {cls.__name__}"
@@ -94,3 +98,21 @@ def test_values_of_the_wrong_type_are_refused(url: str, fragment: str) -> None:
 def test_mailtrap_inbox_id_passes_through() -> None:
     transport = from_url("mailtrap+sandbox://tok@default?inbox_id=42")
     assert transport.inbox_id in (42, "42")  # type: ignore[attr-defined]
+
+
+#: Constructor keywords a URL sets some other way (its user part, host, port or path).
+NOT_FROM_THE_QUERY = {"host", "port", "username", "password", "path", "api_key", "secret_key"}
+NOT_FROM_THE_QUERY |= {"server_token", "token"}
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_every_scalar_keyword_of_the_transport_is_declared(scheme: str) -> None:
+    """The other direction: a new scalar keyword must be declared (or listed above)."""
+    cls = _transport_class(scheme)
+    scalar = {
+        name
+        for name, hint in _constructor_hints(cls).items()
+        if _members(hint) and _members(hint) <= {bool, int, float, str}
+    }
+    missing = scalar - set(OPTIONS[scheme]) - NOT_FROM_THE_QUERY
+    assert not missing, f"{scheme}: declare {sorted(missing)} in unisend._url.OPTIONS"

@@ -55,7 +55,10 @@ def _starts_url(text: str, index: int) -> bool:
     """Whether a ``scheme://`` at ``index`` begins a URL of its own: at the start, after
     whitespace, or just inside a composition's ``name(``. Anywhere else it is part of
     the previous URL (a secret may well hold ``x://``)."""
-    return index == 0 or text[index - 1].isspace() or bool(_OPENER.search(text, 0, index))
+    if index == 0 or text[index - 1].isspace():
+        return True
+    # A composition's name is short: look a little way back only (linear on long texts).
+    return bool(_OPENER.search(text, max(0, index - 64), index))
 
 
 def userinfo_spans(text: str, *, single: bool = False) -> Iterator[UserInfo]:

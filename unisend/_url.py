@@ -39,7 +39,7 @@ SCHEMES: dict[str, str] = {
 
 #: Constructor keywords that carry secrets: they come from the URL's user part only.
 CREDENTIAL_KEYWORDS = frozenset(
-    {"username", "password", "api_key", "secret_key", "server_token", "token"}
+    {"username", "password", "api_key", "secret_key", "server_token", "token", "oauth_token"}
 )
 
 
@@ -121,6 +121,7 @@ _SMTP_OPTIONS: dict[str, OptionType] = {
     "max_messages_per_connection": int,
     "idle_timeout": float,
     "pool_timeout": float,
+    "auth": str,
 }
 _RETRY_OPTIONS: dict[str, OptionType] = {
     "attempts": int,
@@ -310,6 +311,11 @@ def from_url(url: str) -> Transport:
     if not isinstance(url, str):
         raise ConfigurationError(_not_a_string(url))
     url = url.strip()
+    if not url:
+        raise ConfigurationError(
+            "the URL is empty; write it as scheme://..., e.g. smtp://user:pass@host:587 or "
+            "sendgrid://API_KEY@default"
+        )
     display = redact_url(url)
     name, paren, _rest = url.partition("(")
     if paren and name.strip().lower() in COMPOSITIONS and "://" not in name:

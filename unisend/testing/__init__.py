@@ -24,6 +24,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from .events import make_event as make_event
+
 if TYPE_CHECKING:
     from .._message import Address, Message
     from ..transports.memory import MemoryTransport
