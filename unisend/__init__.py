@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._routing import Failover, RoundRobin
     from ._url import from_url
+    from .spool import Spool, SpoolEntry, SpoolReport
 
 _LAZY = {
     "Address": "unisend._message",
@@ -49,6 +50,9 @@ _LAZY = {
     "Failover": "unisend._routing",
     "RoundRobin": "unisend._routing",
     "from_url": "unisend._url",
+    "Spool": "unisend.spool",
+    "SpoolEntry": "unisend.spool",
+    "SpoolReport": "unisend.spool",
 }
 
 
@@ -84,6 +88,9 @@ __all__ = [
     "RoundRobin",
     "SendError",
     "SendResult",
+    "Spool",
+    "SpoolEntry",
+    "SpoolReport",
     "TransientError",
     "UnisendError",
     "__version__",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 from ._errors import ConfigurationError, InvalidMessage, SendError, UnisendError
 from ._redact import redact_text
 from ._version import __version__
+from .spool import cli as spool_cli
 
 if TYPE_CHECKING:
     from .transports.sandbox import SandboxTransport, StoredMessage
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check-url", help="parse a configuration URL and show the transport it builds"
     )
     check.add_argument("url", metavar="URL")
+    spool_cli.add_parser(commands)
     return parser
 
 
@@ -273,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     secrets = _url_secrets(getattr(args, "url", None), os.environ.get("UNISEND_URL"))
-    commands = {"send": _cmd_send, "sandbox": _cmd_sandbox, "check-url": _cmd_check_url}
+    commands = {
+        "send": _cmd_send,
+        "sandbox": _cmd_sandbox,
+        "check-url": _cmd_check_url,
+        "spool": spool_cli.run,
+    }
     try:
         with _log_to_stderr():
             return commands[args.command](args, sys.stdout)
