@@ -60,7 +60,10 @@ class _BaseMailer:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
-        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox."""
+        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox.
+        With ``UNISEND_SPOOL`` set, what no route accepts now is queued there."""
+        if os.environ.get("UNISEND_SPOOL") and "spool" not in kwargs:
+            kwargs["spool"] = os.environ["UNISEND_SPOOL"]
         return cls(from_url(os.environ.get("UNISEND_URL") or DEFAULT_URL), **kwargs)
 
     def _prepare(self, message: Message) -> Message:

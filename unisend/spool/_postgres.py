@@ -3,8 +3,11 @@ on several machines.
 
 Table ``unisend_spool``, created when missing. Claims use ``SELECT ... FOR UPDATE SKIP
 LOCKED``, so concurrent workers each take different rows without waiting on each other.
-Every write is one committed transaction (durable with PostgreSQL's default
-``synchronous_commit``).
+Every write is one committed transaction. ``put`` waits for the commit to be flushed
+(PostgreSQL's default ``synchronous_commit``); claims and outcomes commit with
+``synchronous_commit = off``, as the SQLite store uses ``synchronous=NORMAL``: a killed
+worker loses nothing, and a server crash can lose only the latest outcomes, which at
+worst sends a message again.
 """
 
 from __future__ import annotations
@@ -71,8 +74,10 @@ class PostgresStore:
             ) from None
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self, *, durable: bool = True) -> Iterator[Any]:
         with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+            if not durable:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             yield cursor
 
     def put(self, rows: Sequence[Row]) -> list[Row]:
@@ -106,7 +111,7 @@ class PostgresStore:
         return stored
 
     def claim(self, now: float, limit: int, lease_until: float, token: str) -> list[Row]:
-        with self._write() as cursor:
+        with self._write(durable=False) as cursor:
             cursor.execute(
                 f"SELECT {SELECT_COLUMNS} FROM unisend_spool "
                 "WHERE (state = 'queued' AND next_attempt_at <= %s) "
@@ -127,14 +132,14 @@ class PostgresStore:
         return rows
 
     def extend(self, ids: Sequence[str], token: str, lease_until: float) -> None:
-        with self._write() as cursor:
+        with self._write(durable=False) as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET lease_until = %s WHERE id = ANY(%s) AND claim_token = %s",
                 (lease_until, list(ids), token),
             )
 
     def finish(self, row: Row, token: str, now: float) -> bool:
-        with self._write() as cursor:
+        with self._write(durable=False) as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET state = %s, attempts = %s, next_attempt_at = %s, "
                 "last_error = %s, message_id = %s, transport = %s, history = %s, "
@@ -156,7 +161,7 @@ class PostgresStore:
             return bool(cursor.rowcount == 1)
 
     def release(self, ids: Sequence[str], token: str) -> None:
-        with self._write() as cursor:
+        with self._write(durable=False) as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET state = 'queued', claim_token = NULL, "
                 "lease_until = NULL WHERE id = ANY(%s) AND claim_token = %s",
