@@ -105,7 +105,7 @@ def test_corrupted_or_unusable_file_is_a_clear_error(tmp_path: Path) -> None:
         Spool(corrupted)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    with pytest.raises(ConfigurationError, match="cannot open the spool file .*a-file"):
+    with pytest.raises(ConfigurationError, match=r"cannot open the spool file .*a-file"):
         Spool(blocker / "spool.sqlite3")
 
 

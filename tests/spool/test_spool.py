@@ -59,7 +59,7 @@ def test_put_many_is_one_transaction_and_refuses_bad_input(
     make_spool: Callable[..., Spool], make_message: Callable[..., Message]
 ) -> None:
     spool = make_spool()
-    with pytest.raises(InvalidMessage, match="expects a unisend.Message"):
+    with pytest.raises(InvalidMessage, match=r"expects a unisend\.Message"):
         spool.put_many([make_message(), {"subject": "not a message"}])  # type: ignore[list-item]
     assert sum(spool.counts().values()) == 0
     entries = spool.put_many([make_message(subject=f"m{i}") for i in range(5)])
@@ -312,6 +312,7 @@ def test_unknown_scheme_and_bad_options(tmp_path: object) -> None:
         Spool("redis://localhost/0")
     with pytest.raises(ConfigurationError, match="schedule"):
         Spool(str(tmp_path) + "/s.sqlite3", schedule=())
+    spool = Spool(str(tmp_path) + "/s.sqlite3")
     with pytest.raises(ConfigurationError, match="unknown spool state"):
-        with Spool(str(tmp_path) + "/s.sqlite3") as spool:
-            spool.entries("bogus")
+        spool.entries("bogus")
+    spool.close()
