@@ -13,7 +13,6 @@ from flask import Flask
 from unisend import Mailer, Message, Spool
 from unisend.contrib.flask import Unisend
 
-
 NO_RETRY = {"attempts": 1, "backoff": 0}
 
 
