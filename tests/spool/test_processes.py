@@ -167,7 +167,9 @@ def test_cli_retry_failed(location: str) -> None:
 def test_sigterm_stops_the_worker_cleanly(location: str) -> None:
     with recording_server() as recorder:
         proc = worker(location, sendgrid_url(recorder))
-        time.sleep(1.5)
+        assert proc.stderr is not None
+        started = proc.stderr.readline()
+        assert "spool worker started" in started and "key" not in started
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

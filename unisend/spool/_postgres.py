@@ -3,11 +3,11 @@ on several machines.
 
 Table ``unisend_spool``, created when missing. Claims use ``SELECT ... FOR UPDATE SKIP
 LOCKED``, so concurrent workers each take different rows without waiting on each other.
-Every write is one committed transaction. ``put`` waits for the commit to be flushed
-(PostgreSQL's default ``synchronous_commit``); claims and outcomes commit with
-``synchronous_commit = off``, as the SQLite store uses ``synchronous=NORMAL``: a killed
-worker loses nothing, and a server crash can lose only the latest outcomes, which at
-worst sends a message again.
+Every write is one committed transaction, most of them one statement (one round trip).
+``put`` waits for the commit to be flushed (``synchronous_commit = on``); claims and
+outcomes commit with ``synchronous_commit = off``, as the SQLite store uses
+``synchronous=NORMAL``: a killed worker loses nothing, and a server crash can lose only
+the latest outcomes, which at worst sends a message again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from .._errors import ConfigurationError
 from .._redact import redact_url
 from ._model import STATES, Row
-from ._store import SELECT_COLUMNS, row_from
+from ._store import COLUMNS, SELECT_COLUMNS, row_from
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS unisend_spool (
@@ -61,7 +61,8 @@ class PostgresStore:
         self.location = redact_url(url)
         self._lock = threading.Lock()
         try:
-            self._db = psycopg.connect(url, autocommit=False)
+            self._db = psycopg.connect(url, autocommit=True)
+            self._db.execute("SET synchronous_commit TO OFF")
             with self._write() as cursor:
                 # Concurrent first starts would race on CREATE TABLE IF NOT EXISTS.
                 cursor.execute("SELECT pg_advisory_xact_lock(74231)")
@@ -74,10 +75,16 @@ class PostgresStore:
             ) from None
 
     @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[Any]:
+    def _write(self) -> Iterator[Any]:
+        """A transaction whose commit is flushed to disk before it returns."""
         with self._lock, self._db.transaction(), self._db.cursor() as cursor:
-            if not durable:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute("SET LOCAL synchronous_commit TO ON")
+            yield cursor
+
+    @contextmanager
+    def _statement(self) -> Iterator[Any]:
+        """One statement, committed on its own (``synchronous_commit = off``)."""
+        with self._lock, self._db.cursor() as cursor:
             yield cursor
 
     def put(self, rows: Sequence[Row]) -> list[Row]:
@@ -111,35 +118,35 @@ class PostgresStore:
         return stored
 
     def claim(self, now: float, limit: int, lease_until: float, token: str) -> list[Row]:
-        with self._write(durable=False) as cursor:
+        with self._statement() as cursor:
             cursor.execute(
-                f"SELECT {SELECT_COLUMNS} FROM unisend_spool "
+                "WITH due AS (SELECT id, state AS old_state FROM unisend_spool "
                 "WHERE (state = 'queued' AND next_attempt_at <= %s) "
                 "OR (state = 'sending' AND lease_until <= %s) "
-                "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED",
-                (now, now, limit),
+                "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "UPDATE unisend_spool AS s SET state = 'sending', claim_token = %s, "
+                "lease_until = %s, updated_at = %s FROM due WHERE s.id = due.id "
+                f"RETURNING {', '.join('s.' + c for c in COLUMNS)}, due.old_state",
+                (now, now, limit, token, lease_until, now),
             )
-            rows = [row_from(values) for values in cursor.fetchall()]
-            for row in rows:
-                row.reclaimed = row.state == "sending"
-                row.state, row.claim_token, row.lease_until = "sending", token, lease_until
-            if rows:
-                cursor.execute(
-                    "UPDATE unisend_spool SET state = 'sending', claim_token = %s, "
-                    "lease_until = %s, updated_at = %s WHERE id = ANY(%s)",
-                    (token, lease_until, now, [row.id for row in rows]),
-                )
+            found = cursor.fetchall()
+        rows = []
+        for values in found:
+            row = row_from(values[:-1])
+            row.reclaimed = values[-1] == "sending"
+            rows.append(row)
+        rows.sort(key=lambda row: (row.next_attempt_at or 0.0, row.id))
         return rows
 
     def extend(self, ids: Sequence[str], token: str, lease_until: float) -> None:
-        with self._write(durable=False) as cursor:
+        with self._statement() as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET lease_until = %s WHERE id = ANY(%s) AND claim_token = %s",
                 (lease_until, list(ids), token),
             )
 
     def finish(self, row: Row, token: str, now: float) -> bool:
-        with self._write(durable=False) as cursor:
+        with self._statement() as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET state = %s, attempts = %s, next_attempt_at = %s, "
                 "last_error = %s, message_id = %s, transport = %s, history = %s, "
@@ -161,7 +168,7 @@ class PostgresStore:
             return bool(cursor.rowcount == 1)
 
     def release(self, ids: Sequence[str], token: str) -> None:
-        with self._write(durable=False) as cursor:
+        with self._statement() as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET state = 'queued', claim_token = NULL, "
                 "lease_until = NULL WHERE id = ANY(%s) AND claim_token = %s",
@@ -169,7 +176,7 @@ class PostgresStore:
             )
 
     def _read(self, sql: str, params: Sequence[object]) -> list[Row]:
-        with self._write() as cursor:
+        with self._statement() as cursor:
             cursor.execute(sql, params)
             return [row_from(values) for values in cursor.fetchall()]
 
@@ -187,7 +194,7 @@ class PostgresStore:
         return rows[0] if rows else None
 
     def requeue(self, entry_id: str, now: float) -> Row | None:
-        with self._write() as cursor:
+        with self._statement() as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET state = 'queued', next_attempt_at = %s, "
                 "updated_at = %s WHERE id = %s AND state = 'failed'",
@@ -196,7 +203,7 @@ class PostgresStore:
         return self.get(entry_id)
 
     def requeue_failed(self, now: float) -> int:
-        with self._write() as cursor:
+        with self._statement() as cursor:
             cursor.execute(
                 "UPDATE unisend_spool SET state = 'queued', next_attempt_at = %s, "
                 "updated_at = %s WHERE state = 'failed'",
@@ -205,14 +212,14 @@ class PostgresStore:
             return int(cursor.rowcount)
 
     def purge(self, state: str, before: float) -> int:
-        with self._write() as cursor:
+        with self._statement() as cursor:
             cursor.execute(
                 "DELETE FROM unisend_spool WHERE state = %s AND updated_at < %s", (state, before)
             )
             return int(cursor.rowcount)
 
     def counts(self) -> dict[str, int]:
-        with self._write() as cursor:
+        with self._statement() as cursor:
             cursor.execute("SELECT state, COUNT(*) FROM unisend_spool GROUP BY state")
             found = dict(cursor.fetchall())
         return {state: int(found.get(state, 0)) for state in STATES}

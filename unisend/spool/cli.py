@@ -24,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._errors import ConfigurationError
+from .._redact import redact_url
 
 if TYPE_CHECKING:
     from ._model import SpoolEntry, SpoolReport
@@ -197,10 +198,15 @@ def _run_worker(args: argparse.Namespace, out: TextIO) -> int:
     total = _Totals(sys.stderr.isatty())
     try:
         with (
+            _stop_on_signals(stop),
             _open(args, **options) as spool,
             Mailer.from_url(url) as mailer,
-            _stop_on_signals(stop),
         ):
+            spool_logger.info(
+                "spool worker started: %s -> %s (SIGTERM or Ctrl-C stops it)",
+                spool.location,
+                redact_url(url),
+            )
             if args.once:
                 total.add(spool.deliver(mailer, concurrency=args.concurrency, stop=stop), spool)
             else:
