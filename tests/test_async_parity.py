@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
+import httpx
 import pytest
 from servers.http import HttpStub, http_stub, start_stub  # noqa: F401  (fixture)
 from servers.http import stub as stub  # (fixture)
@@ -241,15 +242,17 @@ async def test_slow_http_provider_does_not_block_the_loop(
     slow_stub.reset()
     transport = SendGridTransport(api_key="key", base_url=slow_stub.url)
     messages = [make_message(subject=f"m{i}") for i in range(10)]
-    started = time.perf_counter()
-    # the first request builds the async transport (imports, CA certificates) too
     async with LoopProbe() as probe, AsyncMailer(transport) as mailer:
+        # the first request builds the async transport (imports, CA certificates): not timed
         first = await mailer.send(make_message())
+        started = time.perf_counter()
         results = await mailer.send_many(messages, concurrency=5)
-    elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started
     assert first.message_id and _all_ok(results)
     assert slow_stub.stats()["messages"] == 11
-    assert elapsed < 1.5  # 3 rounds of 200 ms, not 11 one after the other (2.2 s)
+    # 2 rounds of 200 ms; one after the other could not take less than 10 x 200 ms, however
+    # loaded the machine (a fixed bound near 2 rounds failed on a busy 2-core machine)
+    assert elapsed < 10 * 0.2
     assert probe.ticks > 20
     assert probe.max_gap < MAX_LOOP_GAP, f"the event loop stalled {probe.max_gap * 1000:.0f} ms"
 
@@ -384,7 +387,10 @@ async def test_a_read_timeout_after_the_request_is_ambiguous_on_both_paths(
             await mailer.send(make_message())
     assert silent_server.requests == 2
     assert sync_error.value.ambiguous and async_error.value.ambiguous
-    assert "ReadTimeout" in str(sync_error.value) and "ReadTimeout" in str(async_error.value)
+    for error in (sync_error.value, async_error.value):
+        # the reason in words; the cause is a stand-in of httpx's class, without the request
+        assert "no answer within 0.2 s after the request was sent" in str(error)
+        assert isinstance(error.__cause__, httpx.ReadTimeout)
 
 
 async def test_a_refused_connection_is_not_ambiguous_on_both_paths(

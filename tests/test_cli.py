@@ -265,3 +265,131 @@ def test_check_url_never_prints_the_secret(capsys: pytest.CaptureFixture[str], u
     assert code == 0, err
     assert out.startswith("<")
     assert SECRET not in out + err
+
+
+# -- issue 9: secrets, hints, ids, pipes -----------------------------------------------
+
+
+def _clean_failure(done: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """Assert ``done`` failed the documented way; return its stderr."""
+    assert done.returncode == code, done.stderr
+    assert done.stderr.startswith("error: ") or "\nerror: " not in done.stderr
+    assert "error: " in done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets", "hint"),
+    [
+        (
+            "smtp://AKIA:BH4x/yz+SECRET@email-smtp.example.com:587",
+            ["BH4x/yz+SECRET", "yz+SECRET"],
+            "%2F",
+        ),
+        ("mailjet://KEY:SEC/RET-77@default", ["SEC/RET-77", "RET-77"], "%2F"),
+        ("sendgrid://SG.ab/cd@default", ["SG.ab/cd", "SG.ab"], "%2F"),
+        ("smtp://user:pw-9x@[::1", ["pw-9x"], "brackets"),
+        ("roundrobin(sendgrid://K3y-xyz@default))", ["K3y-xyz"], "one ')' too many"),
+    ],
+)
+def test_bad_urls_exit_2_without_the_secret(
+    run: Run, url: str, secrets: list[str], hint: str
+) -> None:
+    for done in (
+        run("check-url", url),
+        run(*SEND, "--text", "x", env={"UNISEND_URL": url}),
+    ):
+        stderr = _clean_failure(done)
+        assert stderr.startswith("error: ConfigurationError: ")
+        assert hint in stderr
+        for secret in secrets:
+            assert secret not in done.stdout + stderr
+
+
+def test_hints_and_user_names_survive_redaction(run: Run) -> None:
+    hint = _clean_failure(run(*SEND, "--text", "x", "--url", "sendgrid://default"))
+    assert "write it as sendgrid://API_KEY@default" in hint
+    user = _clean_failure(run("check-url", "smtp://annie@mail.example.com"))
+    assert "SMTP user 'annie'" in user
+
+
+def test_secret_values_are_masked_in_whatever_the_cli_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Defence in depth: the CLI masks the values of the user's URL in any message, even
+    one a transport wrote with the secret in it (here an SMTP user name, which is not
+    masked by the library, given as a provider key)."""
+    code = main(["check-url", "nope://Very-Secret-Key-1@default"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Very-Secret-Key-1" not in err
+    from unisend.cli import _fail
+
+    _fail("SendError", "the key Very%2FSecret went wrong", ["Very/Secret", "Very%2FSecret"])
+    assert capsys.readouterr().err == "error: SendError: the key *** went wrong\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sandbox", "show", "99999999999999999999999"),
+        ("sandbox", "show", "²"),
+        ("sandbox", "show", "\u0661"),  # ARABIC-INDIC DIGIT ONE
+        ("sandbox", "list", "--limit", "99999999999999999999"),
+        ("sandbox", "list", "--limit", "-1"),
+        ("sandbox", "list", "--limit", "٣"),
+    ],
+)
+def test_bad_ids_and_limits_exit_2(run: Run, args: tuple[str, ...]) -> None:
+    _clean_failure(run(*args))
+
+
+def test_an_id_picks_the_message_it_names(run: Run, store: Path) -> None:
+    for subject in ("first", "second"):
+        assert run(*SEND, "--subject", subject, "--text", "x").returncode == 0
+    assert "Subject: first" in run("sandbox", "show", "1").stdout
+    assert "Subject: first" in run("sandbox", "show", "0001").stdout
+    _clean_failure(run("sandbox", "show", "\u0661"))  # an Arabic-Indic one is not id 1
+    assert "second" in run("sandbox", "list", "--limit", "1").stdout
+
+
+def test_a_closed_pipe_ends_quietly(run: Run, store: Path, tmp_path: Path) -> None:
+    sandbox = SandboxTransport(store)
+    from unisend import Message
+
+    subject = "s" * 900
+    for _ in range(150):  # ~150 kB of listing: more than a pipe buffer holds
+        sandbox.send(Message(sender="a@example.com", to="b@example.com", subject=subject, text="x"))
+    sandbox.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(REPO_ROOT), UNISEND_SANDBOX=str(store))
+    done = subprocess.run(
+        ["bash", "-c", f"'{sys.executable}' -m unisend sandbox list --limit 0 | head -1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert len(done.stdout.splitlines()) == 1 and subject in done.stdout
+    assert done.stderr == ""
+
+
+def test_inline_html_and_no_abbreviations(run: Run, store: Path) -> None:
+    sent = run(*SEND, "--subject", "inline", "--text", "plain", "--html", "<p>x</p>")
+    assert sent.returncode == 0, sent.stderr
+    [stored] = SandboxTransport(store).list()
+    assert b"<p>x</p>" in stored.raw and b"text/html" in stored.raw
+    both = run(*SEND, "--text", "x", "--html", "<p>x</p>", "--html-file", "body.html")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    abbreviated = run(*SEND, "--text", "x", "--html-f", "body.html")
+    assert abbreviated.returncode == 2 and "unrecognized arguments: --html-f" in abbreviated.stderr
+    assert run("sandbox", "li").returncode == 2
+
+
+def test_a_reserved_character_in_a_url_option_is_explained_not_echoed(run: Run) -> None:
+    done = run(*SEND, "--text", "x", "--url", "sendgrid://SG.ab/cd+ef@default")
+    stderr = _clean_failure(done)
+    assert stderr.startswith("error: ConfigurationError: sendgrid://***@default: ")
+    assert "%2F" in stderr
+    assert "SG.ab" not in stderr and "cd+ef" not in stderr

@@ -150,3 +150,20 @@ async def test_async_mailer_retries_without_blocking() -> None:
         result = await mailer.send(Message(sender="a@b.example", to="c@d.example", text="x"))
     assert result.message_id == "id-2"
     assert slept == [0.5]
+
+
+@pytest.mark.parametrize("cls", [Mailer, AsyncMailer])
+def test_a_missing_url_is_a_configuration_error_at_construction(cls: type[Mailer]) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        cls(None)  # type: ignore[arg-type]  # os.environ.get("UNISEND_URL") when unset
+    assert "UNISEND_URL" in str(caught.value) and f"{cls.__name__}()" in str(caught.value)
+    with pytest.raises(ConfigurationError, match="got int"):
+        cls(25)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", [Mailer, AsyncMailer])
+def test_from_url_with_a_transport_says_to_pass_it_directly(cls: type[Mailer]) -> None:
+    with pytest.raises(ConfigurationError, match=r"Mailer\(transport\) directly"):
+        cls.from_url(MemoryTransport())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="UNISEND_URL"):
+        cls.from_url(None)  # type: ignore[arg-type]

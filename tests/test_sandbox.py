@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import timezone
 from pathlib import Path
@@ -24,7 +26,9 @@ from unisend import (
     Message,
     ProviderError,
     RetryPolicy,
+    TransientError,
 )
+from unisend.transports import sandbox as sandbox_module
 from unisend.transports.sandbox import SandboxTransport, StoredMessage
 
 MakeMessage = Callable[..., Message]
@@ -346,3 +350,231 @@ def test_send_many_with_a_template_only_message_stores_nothing(
     with Mailer(f"sandbox://{store}") as mailer, pytest.raises(InvalidMessage, match="template"):
         mailer.send_many([make_message(), template_only])
     assert SandboxTransport(store).list() == []
+
+
+# -- writers wait for the lock (issue 9, item 14) ----------------------------------------
+
+
+def _hold_write_lock(path: Path, seconds: float, started: threading.Event) -> None:
+    """Another connection takes the write lock and keeps it for ``seconds``."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        started.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_writers_wait_for_a_held_write_lock(tmp_path: Path, make_message: MakeMessage) -> None:
+    path = tmp_path / "held.sqlite3"
+    sandbox = SandboxTransport(path)
+    sandbox.send(make_message())  # the file exists, in WAL
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 1.0, started))
+    holder.start()
+    started.wait(5)
+    begin = time.monotonic()
+    results = [SandboxTransport(path).send(make_message()) for _ in range(3)]
+    waited = time.monotonic() - begin
+    holder.join()
+    assert all(r.message_id for r in results)
+    assert waited >= 0.8  # it waited for the lock instead of failing
+    assert sandbox.count() == 4
+
+
+def test_a_lock_held_past_the_deadline_is_a_transient_error(
+    tmp_path: Path, make_message: MakeMessage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from unisend.transports import sandbox as module
+
+    path = tmp_path / "stuck.sqlite3"
+    SandboxTransport(path).send(make_message())
+    monkeypatch.setattr(module, "_BUSY_TIMEOUT", 0.3)
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 1.5, started))
+    holder.start()
+    started.wait(5)
+    try:
+        with pytest.raises(TransientError, match="held the lock"):
+            SandboxTransport(path).send(make_message())
+    finally:
+        holder.join()
+
+
+def test_wal_is_set_up_once_even_while_another_connection_reads(
+    tmp_path: Path, make_message: MakeMessage
+) -> None:
+    """A store made by an older version (rollback journal) while a reader holds it: the
+    switch to WAL waits for the reader instead of failing."""
+    path = tmp_path / "old.sqlite3"
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute(sandbox_module._SCHEMA)
+    assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM messages").fetchone()
+    outcome: list[object] = []
+    sender = threading.Thread(
+        target=lambda: outcome.append(SandboxTransport(path).send(make_message()))
+    )
+    sender.start()
+    time.sleep(0.5)
+    assert outcome == []  # still waiting for the reader
+    reader.execute("COMMIT")
+    reader.close()
+    sender.join(30)
+    assert len(outcome) == 1 and not isinstance(outcome[0], BaseException)
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert check.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
+    check.close()
+
+
+_STRESS_WORKER = """
+import sys, threading
+from unisend import Message
+from unisend.transports.sandbox import SandboxTransport
+
+path, tag, threads, sends = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+start = threading.Barrier(threads)
+errors = []
+
+
+def work(n):
+    sandbox = SandboxTransport(path)
+    message = Message(sender="a@example.com", to="b@example.com", subject=tag, text="x")
+    try:
+        start.wait()
+        for i in range(sends):
+            sandbox.send(message)
+            if i % 3 == 0:
+                sandbox.count()
+                sandbox.close()  # the next send opens the file again
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        sandbox.close()
+
+
+workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+if errors:
+    sys.exit("; ".join(errors[:3]))
+"""
+
+
+def _burn_cpu(stop: float) -> None:  # pragma: no cover - runs in a child process
+    while time.monotonic() < stop:
+        sum(range(10_000))
+
+
+def test_stress_threads_and_processes_write_one_new_file_under_load(tmp_path: Path) -> None:
+    """Processes, each with threads that keep reopening the file, all start at once on a
+    file that does not exist yet (creation, the WAL switch and the schema race), while
+    CPU hogs load the machine and threads of this process write too: nothing fails,
+    nothing is lost."""
+    import multiprocessing
+
+    path = tmp_path / "stress.sqlite3"
+    procs_n, threads_n, sends = 4, 4, 12
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    hogs = [
+        multiprocessing.get_context("spawn").Process(
+            target=_burn_cpu, args=(time.monotonic() + 20,), daemon=True
+        )
+        for _ in range(2)
+    ]
+    for hog in hogs:
+        hog.start()
+    try:
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    _STRESS_WORKER,
+                    str(path),
+                    f"p{i}",
+                    str(threads_n),
+                    str(sends),
+                ],
+                env=env,
+                stderr=subprocess.PIPE,
+            )
+            for i in range(procs_n)
+        ]
+        local_errors: list[BaseException] = []
+
+        def local() -> None:
+            sandbox = SandboxTransport(path)
+            message = Message(sender="a@example.com", to="b@example.com", subject="local", text="x")
+            try:
+                for _ in range(sends):
+                    sandbox.send(message)
+                    sandbox.list(limit=5)
+            except BaseException as exc:  # pragma: no cover - reported below
+                local_errors.append(exc)
+            finally:
+                sandbox.close()
+
+        threads = [threading.Thread(target=local) for _ in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err.decode()
+        for thread in threads:
+            thread.join()
+    finally:
+        for hog in hogs:
+            hog.terminate()
+            hog.join()
+    assert local_errors == []
+    stored = SandboxTransport(path).list(limit=None)
+    assert len(stored) == (procs_n + 1) * threads_n * sends
+    assert len({m.id for m in stored}) == len(stored)
+    counts = {tag: sum(m.subject == tag for m in stored) for tag in {m.subject for m in stored}}
+    assert counts == {
+        **{f"p{i}": threads_n * sends for i in range(procs_n)},
+        "local": threads_n * sends,
+    }
+
+
+def test_many_connections_racing_on_a_new_file_never_fail(
+    tmp_path: Path, make_message: MakeMessage
+) -> None:
+    """The race that failed in CI: connections that open a file which does not exist yet
+    all at once (creation, WAL switch, schema). Before the fix about one round in 150
+    ended in "database is locked"."""
+    message = make_message()
+    for round_ in range(40):
+        path = tmp_path / f"new{round_}.sqlite3"
+        start = threading.Barrier(12)
+        errors: list[BaseException] = []
+
+        def work(
+            path: Path = path,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            sandbox = SandboxTransport(path)
+            start.wait()
+            try:
+                sandbox.send(message)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                sandbox.close()
+
+        threads = [threading.Thread(target=work) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {round_}: {errors[0]!r}"
+        assert SandboxTransport(path).count() == 12

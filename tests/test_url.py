@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from leaks import leaks
 
 from unisend import ConfigurationError, from_url
 from unisend._url import SCHEMES, UrlSpec, _split_routes, parse_url
@@ -487,3 +491,157 @@ def test_provider_url_user_part_is_masked_whole() -> None:
     assert redact_url("mailjet://PUBKEY:SECRET@default") == "mailjet://***@default"
     assert redact_url("smtp://ann:SECRET@mx.example.com") == "smtp://ann:***@mx.example.com"
     assert redact_url("brevo://***@default?api_key=K1&timeout=3").endswith("api_key=***&timeout=3")
+
+
+# -- credentials with reserved characters (issue 9, item 1) ------------------------------
+
+
+def _conf_error(url: object) -> ConfigurationError:
+    """The ConfigurationError ``from_url(url)`` raises (any other exception fails)."""
+    with pytest.raises(ConfigurationError) as caught:
+        from_url(url)  # type: ignore[arg-type]
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "code"),
+    [
+        ("smtp://AKIA:BH4x/yz+SECRET@email-smtp.example.com:587", "BH4x/yz+SECRET", "%2F"),
+        ("mailjet://KEY1:SEC/RET9@default", "SEC/RET9", "%2F"),
+        ("sendgrid://SG.ab/cd@default", "SG.ab/cd", "%2F"),
+        ("sendgrid://SG.ab#cd@default", "SG.ab#cd", "%23"),
+        ("postmark://pm-to?ken@default", "pm-to?ken", "%3F"),
+        ("failover(smtp://u:pa/ss9w@h memory://)", "pa/ss9w", "%2F"),
+    ],
+)
+def test_a_reserved_character_in_a_credential_is_masked_and_explained(
+    url: str, secret: str, code: str
+) -> None:
+    error = _conf_error(url)
+    assert code in str(error) and "percent-encode" in str(error)
+    pieces = [piece for piece in re.split("[/#?]", secret) if len(piece) >= 4]
+    assert leaks(error, [secret, *pieces], frames=False) == []
+
+
+def test_the_encoded_forms_work() -> None:
+    ses = parse_url("smtp://AKIA:BH4x%2Fyz+SECRET@email-smtp.example.com:587")
+    assert (ses.username, ses.password, ses.host, ses.port) == (
+        "AKIA",
+        "BH4x/yz+SECRET",
+        "email-smtp.example.com",
+        587,
+    )
+    assert parse_url("mailjet://KEY:SEC%2FRET@default").password == "SEC/RET"
+    assert parse_url("sendgrid://SG.a%23b%3Fc@default").username == "SG.a#b?c"
+
+
+def test_plus_parens_and_at_signs_in_credentials_are_taken_as_they_are() -> None:
+    spec = parse_url("smtp://u:p(a)s+s@w@mx.example.com:25")
+    assert (spec.username, spec.password, spec.host) == ("u", "p(a)s+s@w", "mx.example.com")
+    assert "p(a)s+s" not in spec.display and spec.display == "smtp://u:***@mx.example.com:25"
+    routes = _split_routes("smtp://u:p)s(s@h:25 roundrobin(sendgrid://K)(@default memory://)", "x")
+    assert routes == ["smtp://u:p)s(s@h:25", "roundrobin(sendgrid://K)(@default memory://)"]
+    transport = from_url("failover(smtp://u:p)ss@h:25 roundrobin(memory:// console://))")
+    assert repr(transport).startswith("<Failover")
+    assert "p)ss" not in repr(transport)
+
+
+def test_an_unclosed_ipv6_host_is_a_configuration_error() -> None:
+    error = _conf_error("smtp://user:pw-9x@[::1")
+    assert "brackets" in str(error)
+    assert leaks(error, ["pw-9x"], frames=False) == []
+
+
+def test_spaces_and_control_characters_are_refused_without_echo() -> None:
+    for url in ("smtp://u:pa ss-1@h", "sendgrid://SG.key\nmore@default"):
+        error = _conf_error(url)
+        assert "%20" in str(error)
+        assert leaks(error, ["pa ss-1", "SG.key", "more"], frames=False) == []
+
+
+@pytest.mark.parametrize("url", ["", "  \n"])
+def test_an_empty_url_says_so(url: str) -> None:
+    assert "the URL is empty" in str(_conf_error(url))
+
+
+def test_a_bare_key_where_the_url_goes_is_not_echoed() -> None:
+    error = _conf_error("SG.the-whole-api-key")
+    assert "scheme://" in str(error)
+    assert "the-whole-api-key" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("roundrobin(sendgrid://K@default))", "one ')' too many"),
+        ("failover(memory://))?cooldown=1", "one ')' too many"),
+        ("failover(memory:// console://", "missing ')'"),
+        ("failover(roundrobin(memory:// console://)", "missing ')'"),
+    ],
+)
+def test_unbalanced_parentheses_are_refused(url: str, problem: str) -> None:
+    assert problem in str(_conf_error(url))
+
+
+def test_a_stray_closing_paren_inside_a_composition_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="closes nothing"):
+        _split_routes("memory://) console://", "x")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (None, "UNISEND_URL"),
+        (MemoryTransport(), "pass a transport to Mailer(transport) directly"),
+        (42, "got int"),
+    ],
+)
+def test_from_url_needs_a_string(value: object, words: str) -> None:
+    assert words in str(_conf_error(value))
+
+
+#: Characters that end or split a URL's user part, plus some that don't.
+_RESERVED = "/+#?()@:%=&;,!$*'[]~-._"
+_SECRETS = st.text(alphabet=st.sampled_from(_RESERVED + "aZ09"), min_size=3, max_size=30).map(
+    lambda middle: f"Qz{middle}Wv"
+)
+_TEMPLATES = [
+    "smtp://user:{s}@mx.example.com:587",
+    "smtps://user:{s}@[::1]:465",
+    "sendgrid://{s}@default",
+    "mailjet://KEY:{s}@default",
+    "postmark://{s}@default?message_stream=outbound",
+    "failover(smtp://user:{s}@mx.example.com memory://)",
+    "roundrobin(memory:// failover(brevo://{s}@default console://))?cooldown=5",
+    "nope://{s}@default",
+    "smtp://user:{s}@mx.example.com:port",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(secret=_SECRETS, template=st.sampled_from(_TEMPLATES))
+def test_random_secrets_never_reach_an_error(secret: str, template: str) -> None:
+    """Whatever a credential holds, from_url builds the route or raises a
+    ConfigurationError, and the credential is nowhere in the error or its chain."""
+    url = template.format(s=secret)
+    try:
+        transport = from_url(url)
+    except ConfigurationError as error:
+        assert leaks(error, [secret, unquote(secret)], frames=False) == []
+        if any(char in secret for char in "/?#") and not template.startswith("nope"):
+            assert "percent-encode" in str(error)
+        return
+    assert secret not in repr(transport) and unquote(secret) not in repr(transport)
+    transport.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=_SECRETS)
+def test_random_secrets_parse_back_percent_decoded(secret: str) -> None:
+    encoded = quote(secret, safe="")
+    assert parse_url(f"smtp://user:{encoded}@h:25").password == secret
+    assert parse_url(f"mailjet://k:{encoded}@default").password == secret
+    if not any(char in secret for char in "/?#"):
+        # written as it is, the credential is read as it is (then percent-decoded)
+        assert parse_url(f"smtp://user:{secret}@h:25").password == unquote(secret)
+        assert parse_url(f"sendgrid://{secret}@default").username.startswith("Qz")

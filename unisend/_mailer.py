@@ -18,7 +18,7 @@ from ._bulk import (
     deliver_all,
     send_batched,
 )
-from ._errors import InvalidMessage, SendError
+from ._errors import ConfigurationError, InvalidMessage, SendError
 from ._message import Address, Message
 from ._result import SendResult
 from ._retry import RetryPolicy
@@ -34,6 +34,19 @@ if TYPE_CHECKING:
 DEFAULT_URL = "sandbox://"
 
 
+def _not_a_route(owner: str, transport: object) -> str:
+    """What to say when a mailer is given neither a transport nor a URL string."""
+    if transport is None:
+        return (
+            f"{owner}() needs a transport or a configuration URL, got None: if it came from "
+            "os.environ.get('UNISEND_URL'), that variable is unset; set it, or use "
+            f"{owner}.from_env(), which falls back to {DEFAULT_URL}"
+        )
+    return (
+        f"{owner}() needs a transport or a configuration URL string, got {type(transport).__name__}"
+    )
+
+
 class _BaseMailer:
     """What both mailers share: defaults and message preparation, no I/O."""
 
@@ -45,7 +58,11 @@ class _BaseMailer:
         retry: RetryPolicy | None = None,
         spool: Spool | str | os.PathLike[str] | None = None,
     ) -> None:
-        self.transport = from_url(transport) if isinstance(transport, str) else transport
+        if isinstance(transport, str):
+            transport = from_url(transport)
+        elif not callable(getattr(transport, "send", None)):
+            raise ConfigurationError(_not_a_route(type(self).__name__, transport))
+        self.transport = transport
         self.default_sender = (
             None if default_sender is None else Address.parse(default_sender, "default_sender")
         )

@@ -2,7 +2,10 @@
 
 Everything is validated at construction, so a bad message never reaches the network:
 addresses (RFC 5322 syntax, IDN domains via UTS-46, non-ASCII local parts flagged as
-needing SMTPUTF8) and the control-character rule of every header-bearing field.
+needing SMTPUTF8), the control-character rule of every header-bearing field, lone
+surrogates in any text, and the lengths that keep every header line within 998 octets.
+And it stays valid: a built message holds tuples and read-only mappings
+(:mod:`unisend._frozen`), so nothing can be added to it after the checks ran.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import functools
 import mimetypes
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,23 +22,35 @@ import idna  # a dependency of httpx, so always present
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from ._errors import InvalidMessage
+from ._frozen import EMPTY, NONE, FrozenDict, FrozenList, freeze
 
-# Any Unicode Cc character (C0, DEL, C1 incl. NEL) plus the line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# Any Unicode Cc character (C0, DEL, C1 incl. NEL) plus the line and paragraph separators,
+# and lone surrogates (what undecodable bytes become, e.g. in non-UTF-8 command-line
+# arguments: UTF-8 cannot carry them, so they would fail at I/O time instead).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 # RFC 5322 atext, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII except ':'
 _NAME_ADDR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$", re.DOTALL)
+
+#: Longest header name: with its colon and space it fills a 78-character line (the RFC
+#: 5322 2.1.1 recommendation), and with any first word still fits in 998 octets.
+MAX_HEADER_NAME = 76
+#: Longest token that cannot be folded (a content_id): with its header name it stays
+#: well within a 998-octet line.
+MAX_TOKEN = 900
+_MAX_DOMAIN = 253  # RFC 1035 2.3.4, in its ASCII (punycode) form
 
 #: Headers unisend writes itself; the value says which field to use instead.
 RESERVED_HEADERS: Mapping[str, str] = {
@@ -57,13 +72,16 @@ RESERVED_HEADERS: Mapping[str, str] = {
 
 
 def check_no_control(field: str, value: str, *, allow_tab: bool = False) -> str:
-    """Raise :class:`InvalidMessage` if ``value`` holds a control character.
+    """Raise :class:`InvalidMessage` if ``value`` holds a control character or a lone
+    surrogate.
 
     TAB is allowed only where ``allow_tab`` (subject and header values).
     """
     pattern = _CONTROL_BUT_TAB if allow_tab else _CONTROL
     found = pattern.search(value)
     if found is not None:
+        if _SURROGATE.match(found.group()):
+            raise _surrogate_error(field, found.group(), found.start())
         raise InvalidMessage(
             f"{field} contains the control character U+{ord(found.group()):04X} at index "
             f"{found.start()}; remove line breaks and control characters from {field}"
@@ -71,24 +89,106 @@ def check_no_control(field: str, value: str, *, allow_tab: bool = False) -> str:
     return value
 
 
+def check_text(field: str, value: str) -> str:
+    """Raise :class:`InvalidMessage` if ``value`` (a body, free-form data) holds a lone
+    surrogate, which UTF-8 cannot carry."""
+    if not value.isascii():
+        found = _SURROGATE.search(value)
+        if found is not None:
+            raise _surrogate_error(field, found.group(), found.start())
+    return value
+
+
+def _surrogate_error(field: str, char: str, index: int) -> InvalidMessage:
+    return InvalidMessage(
+        f"{field} contains the lone surrogate U+{ord(char):04X} at index {index}, which "
+        "UTF-8 cannot carry (an undecodable byte, e.g. from a non-UTF-8 command-line "
+        f"argument or file name); pass {field} as valid Unicode text"
+    )
+
+
+def _check_data(field: str, value: Any) -> None:
+    """Every string key and value in free-form data (template_data, provider_options)
+    is valid Unicode."""
+    if isinstance(value, str):
+        check_text(field, value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                check_text(f"{field} key", key)
+            _check_data(f"{field}[{key!r}]", item)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_data(f"{field}[{index}]", item)
+
+
+def several_addresses(value: str) -> bool:
+    """Whether ``value`` holds more than one address (``"a@x.com, b@x.com"``): two
+    ``@`` outside quoted strings."""
+    return value.count("@") > 1 and _QUOTED_STRING.sub("", value).count("@") > 1
+
+
+def _one_address_please(field: str, value: str) -> InvalidMessage:
+    if field == "sender":
+        return InvalidMessage(
+            f"sender: {value!r} holds more than one address; a message has one sender"
+        )
+    example = "['a@example.com', 'b@example.com']"
+    if field in ("to", "cc", "bcc", "reply_to"):
+        option = "--" + field.replace("_", "-")
+        return InvalidMessage(
+            f"{field}: {value!r} holds more than one address; give one address per string "
+            f"and pass a list, e.g. {field}={example} (CLI: repeat {option} for each)"
+        )
+    return InvalidMessage(
+        f"{field}: {value!r} holds more than one address; give one address per string "
+        f"and pass a list, e.g. {example}"
+    )
+
+
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 def _ascii_domain(domain: str) -> str:
     """The domain in ASCII (punycode for IDN); raises ``ValueError`` with the problem."""
-    if domain.startswith("[") and domain.endswith("]"):
-        return domain  # address literal, e.g. [127.0.0.1]
+    if domain.startswith("["):
+        return _address_literal(domain)
     if not domain or domain.endswith(".") or ".." in domain:
         raise ValueError(f"{domain!r} is not a valid domain")
     if domain.isascii():
         ascii_domain = domain.lower()
+        if len(ascii_domain) > _MAX_DOMAIN:
+            raise ValueError(f"the domain {domain[:40]!r}... is over {_MAX_DOMAIN} characters")
         labels = ascii_domain.split(".")
         if any(not _LABEL.fullmatch(label) for label in labels):
+            long = next((label for label in labels if len(label) > 63), None)
+            if long is not None:
+                raise ValueError(
+                    f"the domain label {long[:40]!r}... is over 63 characters (RFC 1035)"
+                )
             raise ValueError(f"{domain!r} is not a valid domain")
         if any(label.startswith("xn--") for label in labels):
             _idna_encode(ascii_domain)
         return ascii_domain
     return _idna_encode(domain)
+
+
+def _address_literal(domain: str) -> str:
+    """``[192.0.2.1]`` or ``[IPv6:2001:db8::1]`` (RFC 5321 4.1.3), as given."""
+    import ipaddress
+
+    inner = domain[1:-1] if domain.endswith("]") else ""
+    try:
+        if inner[:5].lower() == "ipv6:":
+            ipaddress.IPv6Address(inner[5:])
+        else:
+            ipaddress.IPv4Address(inner)
+    except ValueError:
+        raise ValueError(
+            f"{domain[:60]!r} is not an address literal; write [192.0.2.1] or "
+            "[IPv6:2001:db8::1], or use a domain name"
+        ) from None
+    return domain
 
 
 def _idna_encode(domain: str) -> str:
@@ -105,6 +205,10 @@ def _analyse_email(email: str) -> tuple[str, str]:
     Cached: bulk mail repeats its senders and recipients, and an address is checked both
     where a field parses it and where the model validates it.
     """
+    if several_addresses(email):
+        return "", (
+            f"{email!r} holds more than one address; give one address per string and pass a list"
+        )
     if email != email.strip() or (" " in email and not email.startswith('"')):
         return "", f"{email!r} must not contain spaces"
     local, sep, domain = email.rpartition("@")
@@ -166,9 +270,18 @@ class Address(BaseModel):
         """Build an Address from ``"Name <a@b.example>"``, ``"a@b.example"`` or an Address."""
         if isinstance(value, Address):
             return value
+        if isinstance(value, Mapping) and set(value) <= {"email", "name"}:
+            # the JSON form pydantic dumps: {"email": ..., "name": ...}
+            email, name = value.get("email"), value.get("name", "")
+            if isinstance(email, str) and isinstance(name, str):
+                _check_email(email, field)
+                name = check_no_control(f"{field} display name", name).strip()
+                return cls.model_construct(email=email, name=name)
         if not isinstance(value, str):
             raise InvalidMessage(f"{field}: expected an address string, got {type(value).__name__}")
         check_no_control(field, value)
+        if several_addresses(value):
+            raise _one_address_please(field, value)
         match = _NAME_ADDR.match(value)
         if match is None:
             email, name = value.strip(), ""
@@ -255,7 +368,10 @@ class Attachment(BaseModel):
         if content_type is None:
             return None
         check_no_control("attachment content_type", content_type)
-        if not re.fullmatch(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+", content_type):
+        # RFC 6838 4.2: type and subtype names are at most 127 characters each.
+        if not re.fullmatch(
+            r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}", content_type
+        ):
             raise InvalidMessage(
                 f"attachment content_type {content_type!r} must look like 'type/subtype'"
             )
@@ -272,6 +388,11 @@ class Attachment(BaseModel):
             raise InvalidMessage(
                 f"attachment content_id {content_id!r} must be printable ASCII without "
                 "spaces or angle brackets"
+            )
+        if len(content_id) > MAX_TOKEN:
+            raise InvalidMessage(
+                f"attachment content_id is {len(content_id)} characters; at most {MAX_TOKEN} "
+                "fit on a header line"
             )
         return content_id
 
@@ -302,15 +423,22 @@ class Attachment(BaseModel):
         inline: bool = False,
         content_id: str | None = None,
     ) -> Attachment:
-        """Read a file from disk; its type is guessed from its name when not given."""
+        """Read a file from disk; ``content_type`` is guessed from its name when not
+        given (``application/octet-stream`` when the name says nothing). A file that
+        cannot be read is an :class:`InvalidMessage` naming the path."""
         file = Path(path)
-        return cls(
-            filename or file.name,
-            file.read_bytes(),
-            content_type,
-            inline,
-            content_id,
-        )
+        name = filename or file.name
+        try:
+            content = file.read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise InvalidMessage(
+                f"attachment {str(path)!r} cannot be read ({reason}); check the path"
+            ) from None
+        if content_type is None:
+            guessed, _ = mimetypes.guess_type(name, strict=False)
+            content_type = guessed or "application/octet-stream"
+        return cls(name, content, content_type, inline, content_id)
 
     def __repr__(self) -> str:
         return (
@@ -319,14 +447,27 @@ class Attachment(BaseModel):
         )
 
 
-def _address_list(value: Any, field: str) -> list[Address]:
+def _str_mapping(value: Any, field: str, example: str) -> Mapping[str, str]:
+    """``value`` if it maps strings to strings, else InvalidMessage naming ``field``."""
+    if not isinstance(value, Mapping):
+        raise InvalidMessage(f"{field} must map strings to strings, e.g. {example}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidMessage(
+                f"{field} must map strings to strings, e.g. {example}; got {key!r}: "
+                f"{type(item).__name__}"
+            )
+    return value
+
+
+def _address_list(value: Any, field: str) -> FrozenList[Address]:
     if value is None:
-        return []
+        return NONE
     if isinstance(value, (str, Address)):
-        value = [value]
+        return FrozenList((Address.parse(value, field),))
     if isinstance(value, Mapping) or not hasattr(value, "__iter__"):
         raise InvalidMessage(f"{field}: expected an address or a list of addresses")
-    return [Address.parse(item, field) for item in value]
+    return FrozenList(Address.parse(item, field) for item in value)
 
 
 class Message(BaseModel):
@@ -340,26 +481,32 @@ class Message(BaseModel):
     ``to``, ``cc``, ``bcc`` and ``reply_to`` also accept a single one. ``provider_options``
     is the escape hatch for provider-specific fields, keyed by provider name
     (``{"sendgrid": {"asm": {...}}}``); each transport merges only its own key.
+
+    A built message cannot change: lists are kept as tuples and mappings as read-only
+    dicts (``m.to[0].email``, ``m.headers["X-Id"]`` and ``dict(m.metadata)`` read as
+    before; ``m.headers["X"] = "v"`` raises ``TypeError``). Make a changed copy with
+    ``m.model_copy(update={"subject": "new"})``, which validates what it changes.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Immutable containers (see the class docs); the empty defaults are shared.
     sender: Address | None = None
-    to: list[Address] = Field(default_factory=list)
-    cc: list[Address] = Field(default_factory=list)
-    bcc: list[Address] = Field(default_factory=list)
-    reply_to: list[Address] = Field(default_factory=list)
+    to: Sequence[Address] = NONE
+    cc: Sequence[Address] = NONE
+    bcc: Sequence[Address] = NONE
+    reply_to: Sequence[Address] = NONE
     subject: str = ""
     text: str | None = None
     html: str | None = None
-    attachments: list[Attachment] = Field(default_factory=list)
-    headers: dict[str, str] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    attachments: Sequence[Attachment] = NONE
+    headers: Mapping[str, str] = EMPTY
+    tags: Sequence[str] = NONE
+    metadata: Mapping[str, str] = EMPTY
     template_id: str | None = None
-    template_data: dict[str, Any] | None = None
+    template_data: Mapping[str, Any] | None = None
     send_at: datetime | None = None
-    provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    provider_options: Mapping[str, Mapping[str, Any]] = EMPTY
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -372,9 +519,9 @@ class Message(BaseModel):
     def _parse_sender(cls, value: Any) -> Address | None:
         return None if value is None else Address.parse(value, "sender")
 
-    @field_validator("to", "cc", "bcc", "reply_to", mode="before")
+    @field_validator("to", "cc", "bcc", "reply_to", mode="plain")
     @classmethod
-    def _parse_addresses(cls, value: Any, info: Any) -> list[Address]:
+    def _parse_addresses(cls, value: Any, info: Any) -> FrozenList[Address]:
         return _address_list(value, info.field_name)
 
     @field_validator("subject")
@@ -382,14 +529,32 @@ class Message(BaseModel):
     def _valid_subject(cls, subject: str) -> str:
         return check_no_control("subject", subject, allow_tab=True)
 
-    @field_validator("headers")
+    @field_validator("text", "html")
     @classmethod
-    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+    def _valid_body(cls, body: str | None, info: Any) -> str | None:
+        return None if body is None else check_text(info.field_name, body)
+
+    # The container fields are validated here in full ("plain"): pydantic's own
+    # Sequence/Mapping validation would only build lists and dicts to be frozen again,
+    # and costs more than the rest of a small message together.
+
+    @field_validator("headers", mode="plain")
+    @classmethod
+    def _valid_headers(cls, value: Any) -> Mapping[str, str]:
+        headers = _str_mapping(value, "headers", "{'X-Order-Id': '1234'}")
+        if not headers:
+            return EMPTY
         seen: set[str] = set()
         for name, value in headers.items():
             if not _HEADER_NAME.fullmatch(name):
+                check_no_control("header name", name)
                 raise InvalidMessage(
                     f"header name {name!r} must be printable ASCII without spaces or ':'"
+                )
+            if len(name) > MAX_HEADER_NAME:
+                raise InvalidMessage(
+                    f"header name {name[:40]!r}... is {len(name)} characters; header names "
+                    f"are at most {MAX_HEADER_NAME} (RFC 5322 2.1.1 keeps header lines short)"
                 )
             lower = name.lower()
             if lower in RESERVED_HEADERS:
@@ -400,29 +565,64 @@ class Message(BaseModel):
                 raise InvalidMessage(f"header {name!r} is given twice (names are case-blind)")
             seen.add(lower)
             check_no_control(f"header {name!r}", value, allow_tab=True)
-        return headers
+        return FrozenDict(headers)
 
-    @field_validator("tags")
+    @field_validator("tags", mode="plain")
     @classmethod
-    def _valid_tags(cls, tags: list[str]) -> list[str]:
+    def _valid_tags(cls, tags: Any) -> Sequence[str]:
+        if isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, Iterable):
+            raise InvalidMessage("tags must be a list of strings, e.g. ['welcome']")
+        tags = list(tags)
+        if not tags:
+            return NONE
         for tag in tags:
+            if not isinstance(tag, str):
+                raise InvalidMessage(f"tags must be strings, got {type(tag).__name__}")
             check_no_control("tag", tag)
             if not tag.strip():
                 raise InvalidMessage("tags must not be empty strings")
-        return tags
+        return FrozenList(tags)
 
-    @field_validator("metadata")
+    @field_validator("attachments", mode="plain")
     @classmethod
-    def _valid_metadata(cls, metadata: dict[str, str]) -> dict[str, str]:
+    def _valid_attachments(cls, value: Any) -> Sequence[Attachment]:
+        if isinstance(value, (str, bytes, Mapping, Attachment)) or not isinstance(value, Iterable):
+            raise InvalidMessage(
+                "attachments must be a list of Attachment, e.g. [Attachment.from_path('a.pdf')]"
+            )
+        attachments = [Attachment(**item) if isinstance(item, Mapping) else item for item in value]
+        for item in attachments:
+            if not isinstance(item, Attachment):
+                raise InvalidMessage(
+                    f"attachments must be Attachment objects, got {type(item).__name__}"
+                )
+        return FrozenList(attachments) if attachments else NONE
+
+    @field_validator("metadata", mode="plain")
+    @classmethod
+    def _valid_metadata(cls, value: Any) -> Mapping[str, str]:
+        metadata = _str_mapping(value, "metadata", "{'order_id': '1234'}")
+        if not metadata:
+            return EMPTY
         for key, value in metadata.items():
             check_no_control("metadata key", key)
             check_no_control(f"metadata[{key!r}]", value)
-        return metadata
+        return FrozenDict(metadata)
 
     @field_validator("template_id")
     @classmethod
     def _valid_template_id(cls, template_id: str | None) -> str | None:
         return None if template_id is None else check_no_control("template_id", template_id)
+
+    @field_validator("template_data", "provider_options")
+    @classmethod
+    def _frozen_data(cls, data: Mapping[str, Any] | None, info: Any) -> Any:
+        if data is None:
+            return None
+        if not data:
+            return EMPTY
+        _check_data(info.field_name, data)
+        return freeze(data)
 
     @field_validator("send_at")
     @classmethod
@@ -460,7 +660,16 @@ class Message(BaseModel):
 
     def with_sender(self, sender: Address) -> Message:
         """Return this message with ``sender`` set (no re-validation needed)."""
-        return self.model_copy(update={"sender": sender})
+        return super().model_copy(update={"sender": sender})
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Message:
+        """A copy of this message; the fields in ``update`` are validated as by the
+        constructor (pydantic's own ``model_copy`` would take them unchecked)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        fields.update(update)
+        return type(self)(**fields)
 
     def __repr__(self) -> str:
         sender = str(self.sender) if self.sender else None
@@ -483,4 +692,14 @@ def _explain(exc: ValidationError, what: str) -> str:
     return f"{what}: " + "; ".join(problems)
 
 
-__all__ = ["RESERVED_HEADERS", "Address", "Attachment", "Message", "check_no_control"]
+__all__ = [
+    "MAX_HEADER_NAME",
+    "MAX_TOKEN",
+    "RESERVED_HEADERS",
+    "Address",
+    "Attachment",
+    "Message",
+    "check_no_control",
+    "check_text",
+    "several_addresses",
+]

@@ -121,8 +121,16 @@ def _encoded_words(text: str) -> list[str]:
     return words
 
 
+def _octets(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def _fold(name: str, tokens: Sequence[str]) -> str:
-    """``Name: tok tok`` folded before a token when the line would pass 78 chars."""
+    """``Name: tok tok`` folded before a token when the line would pass 78 chars.
+
+    The first token always stays on the first line (a parser may keep the space of a
+    fold right after the colon): header names of at most 76 characters and tokens of
+    at most ``_MAX_TOKEN`` octets keep that line within 998 octets."""
     lines: list[str] = []
     line = name + ":"
     start = len(line)
@@ -180,7 +188,9 @@ def _mailbox_tokens(address: Address, smtputf8: bool) -> list[str]:
         return [f"<{email}>"]
     if "=?" not in name and (name.isascii() or smtputf8):
         if (_ATOMS_UTF8 if smtputf8 else _ATOMS).fullmatch(name):
-            return [*name.split(" "), f"<{email}>"]
+            words = name.split(" ")
+            if all(_octets(word) <= _MAX_TOKEN for word in words):
+                return [*words, f"<{email}>"]
         quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if len(quoted.encode("utf-8")) <= _MAX_TOKEN:
             return [quoted, f"<{email}>"]
@@ -425,7 +435,7 @@ def _render(
     if message_id is None:
         message_id = make_message_id(sender)
     else:
-        if not _MSGID.fullmatch(message_id):
+        if len(message_id) > _MAX_TOKEN or not _MSGID.fullmatch(message_id):
             raise InvalidMessage(
                 f"message_id {message_id!r} must look like <unique@domain> (printable ASCII)"
             )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ._errors import ConfigurationError
-from ._redact import redact_url
+from ._redact import redact_url, userinfo_spans
 
 if TYPE_CHECKING:
     from .transports.base import Transport
@@ -149,14 +150,51 @@ def _coerce(key: str, raw: str, default: Any, display: str) -> Any:
     return raw
 
 
+#: How to write a reserved character that a credential holds.
+_PERCENT = {"/": "%2F", "?": "%3F", "#": "%23"}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def parse_url(url: str) -> UrlSpec:
-    """Parse one (non-composed) configuration URL."""
-    display = redact_url(url)
-    if "://" not in url:
+    """Parse one (non-composed) configuration URL.
+
+    The user part runs from ``://`` to the last ``@`` and is masked in every message
+    (see :mod:`unisend._redact`); anything wrong is a :class:`ConfigurationError`.
+    """
+    display = redact_url(url, single=True)
+    scheme_match = _SCHEME.match(url)
+    if scheme_match is None:
+        # Not echoed: a bare API key pasted where the URL goes must not be printed.
         raise ConfigurationError(
-            f"{display!r} is not a unisend URL; write it as scheme://..., e.g. smtp://host:587"
+            "this is not a unisend URL; write it as scheme://..., e.g. smtp://host:587 or "
+            "sendgrid://API_KEY@default"
         )
-    parts = urlsplit(url)
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise ConfigurationError(
+            f"{display}: a URL holds no spaces or control characters; percent-encode them "
+            "in a credential (a space is %20)"
+        )
+    scheme = scheme_match.group()[:-3].lower()
+    span = next(userinfo_spans(url, single=True), None)
+    userinfo = "" if span is None else url[span.start : span.end]
+    location = url[scheme_match.end() if span is None else span.end + 1 :]
+    reserved = [char for char in _PERCENT if char in userinfo]
+    if reserved:
+        chars = ", ".join(repr(char) for char in reserved)
+        encoded = ", ".join(f"{char!r} as {_PERCENT[char]}" for char in reserved)
+        raise ConfigurationError(
+            f"{display}: the user part (before the last '@') holds {chars}, where a URL's "
+            f"user part cannot: percent-encode it in a credential ({encoded}); an '@' in a "
+            "path or query value is written %40"
+        )
+    # Only the location goes to urllib, so its errors (the __context__ below) hold no secret.
+    try:
+        parts = urlsplit(f"{scheme}://{location}")
+    except ValueError:  # "Invalid IPv6 URL"
+        raise ConfigurationError(
+            f"{display}: the host is not valid: an IPv6 address is written in brackets, "
+            f"e.g. {scheme}://[::1]:587"
+        ) from None
     try:
         port = parts.port
     except ValueError:
@@ -166,10 +204,11 @@ def parse_url(url: str) -> UrlSpec:
         if key in query:
             raise ConfigurationError(f"{display}: query parameter {key!r} is given twice")
         query[key] = value
+    username, _, password = userinfo.partition(":")
     return UrlSpec(
-        scheme=parts.scheme.lower(),
-        username=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
+        scheme=scheme,
+        username=unquote(username),
+        password=unquote(password),
         host=parts.hostname or "",
         port=port,
         path=unquote(parts.path),
@@ -185,27 +224,65 @@ def _load(target: str) -> Callable[..., Transport]:
     return factory
 
 
+def _outside_user_parts(text: str) -> Iterator[tuple[int, str]]:
+    """``(index, char)`` for every character of ``text`` outside a URL's user part: a
+    credential may hold ``(``, ``)`` or anything else that must not count as grammar."""
+    skip = iter(userinfo_spans(text))
+    span = next(skip, None)
+    index = 0
+    while index < len(text):
+        if span is not None and index == span.start:
+            index, span = span.end, next(skip, None)
+            continue
+        yield index, text[index]
+        index += 1
+
+
+def _closing_paren(text: str, opening: int, display: str) -> int:
+    """Index of the ``)`` that closes the ``(`` at ``opening``."""
+    depth = 0
+    for index, char in _outside_user_parts(text):
+        if index < opening:
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index
+    raise ConfigurationError(f"{display}: missing ')'")
+
+
 def _split_routes(inner: str, display: str) -> list[str]:
     """Split ``a b(c d) e`` on top-level whitespace."""
     routes: list[str] = []
-    current: list[str] = []
+    start: int | None = None
     depth = 0
-    for char in inner:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
+    for index, char in [*_outside_user_parts(inner), (len(inner), " ")]:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise ConfigurationError(f"{display}: unbalanced parentheses: a ')' closes nothing")
         if char.isspace() and depth == 0:
-            if current:
-                routes.append("".join(current))
-                current = []
-            continue
-        current.append(char)
-    if current:
-        routes.append("".join(current))
+            if start is not None:
+                routes.append(inner[start:index])
+                start = None
+        elif start is None:
+            start = index
     if not routes:
         raise ConfigurationError(f"{display}: a composition needs at least one URL inside (...)")
     return routes
+
+
+def _not_a_string(url: object) -> str:
+    """What to say when from_url() is given something other than a URL string."""
+    if url is None:
+        return (
+            "from_url() needs a URL string, got None: is UNISEND_URL (or the setting the URL "
+            "comes from) unset? Set it, or use Mailer.from_env(), which falls back to sandbox://"
+        )
+    if callable(getattr(url, "send", None)):
+        return (
+            f"from_url() needs a URL string, got a {type(url).__name__} object: pass a "
+            "transport to Mailer(transport) directly"
+        )
+    return f"from_url() needs a URL string, got {type(url).__name__}"
 
 
 def from_url(url: str) -> Transport:
@@ -213,14 +290,21 @@ def from_url(url: str) -> Transport:
 
     Raises :class:`~unisend.ConfigurationError` naming the problem, never the secret.
     """
+    if not isinstance(url, str):
+        raise ConfigurationError(_not_a_string(url))
     url = url.strip()
+    if not url:
+        raise ConfigurationError(
+            "the URL is empty; write it as scheme://..., e.g. smtp://user:pass@host:587 or "
+            "sendgrid://API_KEY@default"
+        )
     display = redact_url(url)
-    name, paren, rest = url.partition("(")
+    name, paren, _rest = url.partition("(")
     if paren and name.strip().lower() in COMPOSITIONS and "://" not in name:
-        close = rest.rfind(")")
-        if close < 0:
-            raise ConfigurationError(f"{display}: missing ')'")
-        inner, tail = rest[:close], rest[close + 1 :]
+        close = _closing_paren(url, len(name), display)
+        inner, tail = url[len(name) + 1 : close], url[close + 1 :]
+        if tail.startswith(")"):
+            raise ConfigurationError(f"{display}: unbalanced parentheses: one ')' too many")
         if tail and not tail.startswith("?"):
             raise ConfigurationError(f"{display}: only '?query' may follow ')'")
         children = [from_url(child) for child in _split_routes(inner, display)]

@@ -16,25 +16,25 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import ConfigurationError, InvalidMessage, SendError, UnisendError
-from ._redact import redact_text
+from ._redact import redact_secrets, url_secrets
 from ._version import __version__
 from .spool import cli as spool_cli
 
 if TYPE_CHECKING:
     from .transports.sandbox import SandboxTransport, StoredMessage
 
-#: Exit codes.
-EXIT_OK, EXIT_SEND_FAILED, EXIT_USAGE = 0, 1, 2
+#: Exit codes (EXIT_PIPE: the reader of stdout went away, as for a tool killed by SIGPIPE).
+EXIT_OK, EXIT_SEND_FAILED, EXIT_USAGE, EXIT_PIPE = 0, 1, 2, 141
 
-_SECRET_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^@/\s()]*)@")
+#: The largest id SQLite can store (a 64-bit signed integer).
+MAX_ID = 2**63 - 1
 
 
 class CliError(Exception):
@@ -45,25 +45,32 @@ class CliError(Exception):
         self.kind, self.text, self.code = kind, text, code
 
 
-def _url_secrets(*urls: str | None) -> list[str]:
-    """Every password (and bare token) in ``urls``, raw and percent-decoded."""
-    from urllib.parse import unquote
-
-    secrets: list[str] = []
-    for url in urls:
-        for userinfo in _SECRET_USERINFO.findall(url or ""):
-            user, sep, password = userinfo.partition(":")
-            for secret in (password,) if sep else (user,):
-                secrets += [secret, unquote(secret)]
-    return sorted({s for s in secrets if s}, key=len, reverse=True)
-
-
 # -- argument parsing ----------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without prefix matching (``--html`` must never be read as
+    ``--html-file``); ``add_subparsers`` makes every subcommand's parser one too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(**kwargs)
+
+
+def whole_number(text: str) -> int:
+    """An argparse ``type``: ASCII digits only, at most :data:`MAX_ID` (``int()`` also
+    takes other scripts' digits, ``+1`` and ``1_0``)."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (digits 0-9)")
+    value = int(text)
+    if value > MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text} is too large (at most {MAX_ID})")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``unisend`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="unisend",
         description="Send email through SMTP or an HTTP provider, or into the local sandbox.",
     )
@@ -86,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     body.add_argument(
         "--text-file", metavar="F", help="read the plain-text body from F (- = stdin)"
     )
-    send.add_argument("--html-file", metavar="F", help="read the html body from F")
+    html = send.add_mutually_exclusive_group()
+    html.add_argument("--html", metavar="HTML", help="the html body")
+    html.add_argument("--html-file", metavar="F", help="read the html body from F (- = stdin)")
     send.add_argument("--attach", action="append", default=[], metavar="FILE")
     send.add_argument(
         "--header", action="append", default=[], metavar='"K: V"', help="an extra header"
@@ -106,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list stored messages, newest first")
-    listing.add_argument("--limit", type=int, default=20, help="how many (default 20; 0 = all)")
+    listing.add_argument(
+        "--limit", type=whole_number, default=20, help="how many (default 20; 0 = all)"
+    )
     show = actions.add_parser("show", help="print one stored message (raw RFC 5322)")
     show.add_argument("id", metavar="ID", help="the sandbox id, or the Message-ID")
     actions.add_parser("clear", help="delete every stored message")
@@ -165,7 +176,9 @@ def _cmd_send(args: argparse.Namespace, out: TextIO) -> int:
     text = args.text
     if args.text_file is not None:
         text = _read_text(args.text_file, "--text-file")
-    html = None if args.html_file is None else _read_text(args.html_file, "--html-file")
+    html = args.html
+    if args.html_file is not None:
+        html = _read_text(args.html_file, "--html-file")
     attachments = [Attachment(Path(path).name, _read(path, "--attach")) for path in args.attach]
     message = Message(
         sender=args.sender,
@@ -213,7 +226,7 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_OK
         if args.action == "show":
             key = args.id.strip()
-            found = sandbox.get(int(key)) if key.isdigit() else sandbox.find(key)
+            found = sandbox.get(_sandbox_id(key)) if key.isdigit() else sandbox.find(key)
             if found is None:
                 raise CliError(
                     "NotFound",
@@ -234,12 +247,26 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
 
 
+def _sandbox_id(key: str) -> int:
+    """The sandbox id ``key`` names (digits, as `list` shows them); anything else that is
+    not a Message-ID (those hold an ``@``) is a usage error."""
+    try:
+        return whole_number(key)
+    except argparse.ArgumentTypeError as exc:
+        problem = str(exc)
+    raise CliError(
+        "UsageError",
+        f"ID {problem}: give the number `unisend sandbox list` shows, or the Message-ID",
+        EXIT_USAGE,
+    )
+
+
 def _cmd_check_url(args: argparse.Namespace, out: TextIO) -> int:
     from ._url import from_url
 
     transport = from_url(args.url)
     try:
-        out.write(f"{redact_text(repr(transport), _url_secrets(args.url))}\n")
+        out.write(f"{redact_secrets(repr(transport), url_secrets(args.url))}\n")
     finally:
         transport.close()
     return EXIT_OK
@@ -263,7 +290,20 @@ def _log_to_stderr() -> Iterator[None]:
 
 
 def _fail(kind: str, text: str, secrets: Sequence[str]) -> None:
-    sys.stderr.write(f"error: {kind}: {redact_text(text, secrets)}\n")
+    """Print ``error: KIND: TEXT`` with every secret value the user gave masked (only
+    those: hints such as ``sendgrid://API_KEY@default`` stay as they are)."""
+    sys.stderr.write(f"error: {kind}: {redact_secrets(text, secrets)}\n")
+
+
+def _stdout_gone() -> int:
+    """The reader of stdout went away (``unisend sandbox list | head -1``): stop quietly,
+    and point stdout at devnull so the interpreter's last flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (stdout replaced in-process)
+        pass
+    return EXIT_PIPE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    secrets = _url_secrets(getattr(args, "url", None), os.environ.get("UNISEND_URL"))
+    secrets = url_secrets(
+        getattr(args, "url", None), getattr(args, "spool", None), os.environ.get("UNISEND_URL")
+    )
     commands = {
         "send": _cmd_send,
         "sandbox": _cmd_sandbox,
@@ -283,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         with _log_to_stderr():
-            return commands[args.command](args, sys.stdout)
+            code = commands[args.command](args, sys.stdout)
+            sys.stdout.flush()  # here, so a closed pipe is seen while it can be handled
+            return code
+    except BrokenPipeError:
+        return _stdout_gone()
     except CliError as exc:
         _fail(exc.kind, exc.text, secrets)
         return exc.code
@@ -299,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except OSError as exc:  # e.g. a sandbox file that cannot be opened
+        _fail(type(exc).__name__, str(exc), secrets)
+        return EXIT_SEND_FAILED
 
 
 __all__ = ["build_parser", "main"]

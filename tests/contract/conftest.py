@@ -3,8 +3,21 @@ requests for the tests that mock with respx."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from echo_server import EchoServer
 from servers.http import http_stub, https_stub, stub  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[EchoServer]:
+    """A loopback server that echoes the request headers in the answer the test sets."""
+    server = EchoServer()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(autouse=True)

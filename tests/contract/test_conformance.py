@@ -14,15 +14,21 @@ import base64
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+import httpcore
 import httpx
 import pytest
 import respx
+from echo_server import EchoServer, refused_url
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from leaks import leaks
 from servers.http import HttpStub
 
 from unisend import (
@@ -30,9 +36,11 @@ from unisend import (
     AuthenticationError,
     ConfigurationError,
     InvalidMessage,
+    Mailer,
     Message,
     MessageRejected,
     RateLimited,
+    RetryPolicy,
     SendError,
     SendResult,
     TransientError,
@@ -540,3 +548,188 @@ def test_https_verifies_the_certificate(
     # httpx says ConnectError; the aiohttp transport (extra "fast") says ConnectTimeout.
     assert isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
     assert "CERTIFICATE_VERIFY_FAILED" in str(cause)
+
+
+# ---------------------------------------------------------------- secrets in exception chains
+
+#: Bodies that echo the request headers (credentials included) back, as a broken proxy or
+#: a chatty API might: in every field a provider's error parser reads.
+ECHO_401 = (
+    '{"message": "denied: {headers}", "Message": "{headers}", "ErrorCode": 10, '
+    '"ErrorMessage": "{headers}", "errors": ["{headers}"], "code": "unauthorized"}'
+)
+ECHO_502 = "<html><body><h1>502 Bad Gateway</h1><pre>{headers}</pre></body></html>"
+ECHO_BAD_JSON = '{"messageId": "{headers}'  # a 2xx whose JSON is cut off
+
+FAILURES = ["refused", "timeout", "401", "502", "bad-json"]
+
+
+def _base_url(failure: str, echo: EchoServer) -> str:
+    """Point a transport at the loopback failure named ``failure``."""
+    if failure == "refused":
+        return refused_url()
+    if failure == "timeout":
+        return echo.silent_url
+    status, body, kind = {
+        "401": (401, ECHO_401, "application/json"),
+        "502": (502, ECHO_502, "text/html"),
+        "bad-json": (200, ECHO_BAD_JSON, "application/json"),
+    }[failure]
+    echo.answer(status, body, kind)
+    return echo.url
+
+
+def _outcome(transport: HttpTransport, mode: str) -> SendResult | SendError:
+    """Send one message through ``transport`` (``mode``: sync, async on httpcore pools,
+    async on aiohttp); the result or the SendError it raised."""
+    try:
+        if mode == "sync":
+            with transport:
+                return transport.send(message())
+        result: SendResult = run(asend_then_close(transport, message()))
+        return result
+    except SendError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "async-aiohttp"])
+@pytest.mark.parametrize("failure", FAILURES)
+def test_no_secret_is_reachable_from_an_error(
+    provider: Provider,
+    echo: EchoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    mode: str,
+) -> None:
+    """Walk everything an error tracker could serialise: message, fields, args,
+    __cause__/__context__ and their attributes (an httpx error's request headers, a JSON
+    error's document), the locals of unisend's frames."""
+    if mode == "async-aiohttp":
+        pytest.importorskip("httpx_aiohttp", reason="the aiohttp transport is the extra 'fast'")
+        from unisend.transports import _async_http
+
+        monkeypatch.setattr(_async_http, "USE_AIOHTTP", True)
+    transport = provider.transport(base_url=_base_url(failure, echo), timeout=0.5)
+    outcome = _outcome(transport, mode)
+    secrets = [*provider.secrets(), *transport._secrets()]
+    assert leaks(outcome, secrets) == []
+    if failure == "bad-json":
+        return  # success or an ambiguous error, per provider: the secrets are what counts
+    assert isinstance(outcome, SendError)
+    assert outcome.transport == provider.name
+    if failure in ("refused", "timeout"):
+        assert isinstance(outcome, TransientError)
+        # the reason is kept, in words, and the stand-in cause is the httpx error's class
+        assert isinstance(outcome.__cause__, httpx.TransportError)
+        assert outcome.__context__ is None
+    if failure == "refused":
+        assert "connection refused" in str(outcome)
+        assert outcome.ambiguous is False
+    if failure == "timeout":
+        assert "no answer within 0.5 s after the request was sent" in str(outcome)
+        assert outcome.ambiguous is True
+    if failure == "401":
+        assert isinstance(outcome, AuthenticationError)
+        assert outcome.status_code == 401
+    if failure == "502":
+        assert isinstance(outcome, TransientError) and outcome.status_code == 502
+
+
+@pytest.mark.parametrize("failure", ["refused", "401", "502"])
+def test_no_secret_in_send_many_outcomes_or_through_a_mailer(
+    provider: Provider, echo: EchoServer, failure: str
+) -> None:
+    transport = provider.transport(base_url=_base_url(failure, echo), timeout=0.5)
+    with transport:
+        outcomes = transport.send_many([message(subject="one"), message(subject="two")])
+    assert all(isinstance(o, SendError) for o in outcomes)
+    secrets = [*provider.secrets(), *transport._secrets()]
+    assert leaks(outcomes, secrets) == []
+    mailer = Mailer(transport, retry=RetryPolicy(attempts=2, backoff=0))
+    with pytest.raises(SendError) as caught, mailer:
+        mailer.send(message())
+    assert leaks(caught.value, secrets) == []
+
+
+def test_the_scan_finds_what_httpx_keeps(provider: Provider) -> None:
+    """The walk is not blind: a raw httpx error from the same request holds the secret in
+    its request headers (what unisend used to chain)."""
+    transport = provider.transport(base_url=refused_url())
+    try:
+        with transport._sync_client() as client:
+            client.request(
+                **transport._outgoing(transport._build_request(message()), for_async=False)[0]
+            )
+    except httpx.ConnectError as exc:
+        raw = exc
+    else:  # pragma: no cover - nothing listens there
+        pytest.fail("the connection was not refused")
+    found = leaks(raw, [*provider.secrets(), *transport._secrets()])
+    assert any("headers" in where for where in found), found
+
+
+#: Credentials with every character a URL or a header parser might trip on.
+_KEY_CHARS = st.text(
+    alphabet=st.sampled_from("abcXYZ019/+#?()=%@:!$&'*,;[]~-._"), min_size=6, max_size=40
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(key=_KEY_CHARS, failure=st.sampled_from(["refused", "401", "502"]))
+def test_random_credentials_never_leak(
+    provider: Provider, echo: EchoServer, key: str, failure: str
+) -> None:
+    import unisend.transports as transports
+
+    credentials = {name: f"Qz{key}{index}Wv" for index, name in enumerate(provider.credentials)}
+    cls = getattr(transports, provider.cls_name)
+    transport = cls(**credentials, base_url=_base_url(failure, echo), timeout=0.5)
+    outcome = _outcome(transport, "sync")
+    assert isinstance(outcome, SendError)
+    assert leaks(outcome, [*credentials.values(), *transport._secrets()]) == []
+
+
+def _unresolvable(request: httpx.Request) -> httpx.Response:
+    """What httpx raises when the resolver says no: the OS error under httpcore's, under
+    httpx's, which holds the request (the machine's resolver is not asked: no network)."""
+    lookup = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    try:
+        raise httpcore.ConnectError(str(lookup)) from lookup
+    except httpcore.ConnectError as inner:
+        raise httpx.ConnectError(str(inner), request=request) from inner
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_name_that_does_not_resolve_is_said_so(provider: Provider, mode: str) -> None:
+    base_url = "https://api.nowhere.example"
+    if mode == "sync":
+        client = httpx.Client(transport=httpx.MockTransport(_unresolvable))
+        transport = provider.transport(base_url=base_url, client=client)
+    else:
+        aclient = httpx.AsyncClient(transport=httpx.MockTransport(_unresolvable))
+        transport = provider.transport(base_url=base_url, async_client=aclient)
+    error = _outcome(transport, mode)
+    assert isinstance(error, TransientError) and error.ambiguous is False
+    assert (
+        f"{provider.name}: {base_url}: cannot connect: the name api.nowhere.example does not "
+        "resolve (Name or service not known)"
+    ) in str(error)
+    assert type(error.__cause__) is httpx.ConnectError
+    assert leaks(error, [*provider.secrets(), *transport._secrets()]) == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "async-aiohttp"])
+def test_an_untrusted_certificate_is_said_so(
+    provider: Provider, https_stub: HttpStub, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from unisend.transports import _async_http
+
+    monkeypatch.setattr(_async_http, "USE_AIOHTTP", mode == "async-aiohttp")
+    transport = provider.transport(base_url=https_stub.https_url)  # system trust store only
+    error = _outcome(transport, mode)
+    assert isinstance(error, TransientError)
+    assert "cannot connect: the TLS certificate of 127.0.0.1 is not trusted" in str(error)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(error)
+    assert leaks(error, [*provider.secrets(), *transport._secrets()]) == []

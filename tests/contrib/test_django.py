@@ -395,3 +395,18 @@ def test_forwarded_message_part_is_attached_as_eml() -> None:
     assert attachment.mimetype == "message/rfc822"
     assert attachment.filename.endswith(".eml")
     assert b"Subject: Original" in attachment.content and b"first mail" in attachment.content
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "words"),
+    [
+        ("smtp://AKIA:BH4x/yz+SECRET@email-smtp.example.com:587", "BH4x/yz+SECRET", "%2F"),
+        ("sendgrid://SG.ab/cd@default", "SG.ab/cd", "%2F"),
+        ("smtp://user:pw-77@[::1", "pw-77", "brackets"),
+    ],
+)
+def test_a_bad_url_at_start_up_never_shows_the_secret(url: str, secret: str, words: str) -> None:
+    with override_settings(UNISEND_URL=url), pytest.raises(ConfigurationError) as caught:
+        mail.send_mail("S", "b", "a@example.com", ["b@example.com"], fail_silently=True)
+    assert words in str(caught.value)
+    assert secret not in str(caught.value) and secret not in repr(caught.value)

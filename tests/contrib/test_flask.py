@@ -112,3 +112,20 @@ def test_unisend_outbox_fixture_captures_flask_sends(unisend_outbox: Outbox) -> 
     mail = Unisend(app)
     mail.send(Message(sender="a@example.com", to="b@example.com", subject="captured", text="t"))
     unisend_outbox.assert_sent(count=1, subject="captured", to="b@example.com")
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "words"),
+    [
+        ("smtp://AKIA:BH4x/yz+SECRET@email-smtp.example.com:587", "BH4x/yz+SECRET", "%2F"),
+        ("mailjet://KEY:SEC/RET@default", "SEC/RET", "%2F"),
+        ("smtp://user:pw-77@[::1", "pw-77", "brackets"),
+    ],
+)
+def test_a_bad_url_at_start_up_never_shows_the_secret(url: str, secret: str, words: str) -> None:
+    app = Flask("leaky")
+    app.config.update(UNISEND_URL=url)
+    with pytest.raises(ConfigurationError) as caught:
+        Unisend(app)
+    assert words in str(caught.value)
+    assert secret not in str(caught.value) and secret not in repr(caught.value)

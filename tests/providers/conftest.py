@@ -23,7 +23,8 @@ from unisend import Attachment, InvalidMessage, Message, SendError, SendResult
 from unisend._version import __version__
 from unisend.transports.base import Transport
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+#: The vendors' OpenAPI files, copied into the repository (see its README.md).
+SPECS = Path(__file__).resolve().parents[1] / "data" / "specs"
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Routing against real servers on loopback: the HTTP stub of ../shared/bench (status
+"""Routing against real servers on loopback: the project's HTTP test server (status
 faults, 429 + Retry-After, slow responses -> timeout, a closed port), a socket that resets
 the connection, and the aiosmtpd fault server; SMTP and HTTP routes mixed."""
 

@@ -1,4 +1,5 @@
-"""The HTTP provider stub (``../shared/bench/http_stub.py``) as a loopback subprocess.
+"""The project's HTTP test server (``http_server.py`` beside this file: the providers'
+APIs, see its docstring for routes, credentials and faults) as a loopback subprocess.
 
 Use it from any test module::
 
@@ -15,7 +16,13 @@ same process with its counters reset before the test. ``stub.fault_url(429)`` is
 ``/_fault/<status>/<rate>/`` prefix; 429 and 503 carry ``Retry-After: 1``).
 ``https_stub`` adds a TLS listener (``https_stub.https_url``, CA in ``https_stub.ca_file``).
 ``start_stub(...)`` starts a private one with command-line options (``--latency-ms``,
-``--fault-rate``...), optionally with a trustme TLS listener (``tls=True``).
+``--fault-rate``, ``--bad-credential``...), optionally with a trustme TLS listener
+(``tls=True``). ``stub.requests()`` is the server's log of recent requests.
+
+Credentials: ``bad`` (or a missing one) is answered 401, ``forbidden`` 403, anything else
+is good, on every provider route, including the read-only key checks ``unisend doctor``
+uses (SendGrid ``GET /v3/scopes``, Postmark ``GET /server``, Mailjet ``GET
+/v3/REST/apikey``, Brevo ``GET /v3/account``, Mailtrap ``GET /api/accounts``).
 """
 
 from __future__ import annotations
@@ -26,20 +33,18 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
 
-#: Where the stub lives; ``HTTP_STUB_PATH`` overrides (e.g. for a vendored copy).
-STUB_PATH = Path(
-    os.environ.get("HTTP_STUB_PATH")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "http_stub.py"
-)
+#: The server's script, run with the tests' own interpreter.
+STUB_PATH = Path(__file__).resolve().with_name("http_server.py")
 _START_TIMEOUT = 15.0
 
 
@@ -52,6 +57,7 @@ class HttpStub:
     process: subprocess.Popen[str] = field(repr=False)
     tls_port: int | None = None
     ca_file: str | None = None
+    log: IO[str] | None = field(default=None, repr=False)  # the process's stderr
 
     @property
     def url(self) -> str:
@@ -69,16 +75,28 @@ class HttpStub:
         """A ``base_url`` under which a ``rate`` fraction of requests fails with ``status``."""
         return f"{self.url}/_fault/{status}/{rate}"
 
+    def _control(self, method: str, path: str) -> Any:
+        # A new connection each time, as before; plain HTTP needs no CA bundle (loading
+        # one costs ~0.1 s per call) and no proxy from the environment.
+        with httpx.Client(verify=False, trust_env=False, timeout=5.0) as client:
+            response = client.request(method, f"{self.url}{path}")
+        response.raise_for_status()
+        return response.json()
+
     def stats(self) -> dict[str, Any]:
         """The stub's counters (``requests``, ``messages``, ``by_route``, ``faults``...)."""
-        response = httpx.get(f"{self.url}/_stats", timeout=5.0)
-        response.raise_for_status()
-        data: dict[str, Any] = response.json()
+        data: dict[str, Any] = self._control("GET", "/_stats")
+        return data
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The last requests, oldest first: ``method``, ``path``, ``route`` (None when no
+        provider route matched), ``status``, ``headers`` (lower-case names), ``length``."""
+        data: list[dict[str, Any]] = self._control("GET", "/_requests")
         return data
 
     def reset(self) -> None:
         """Set every counter back to zero."""
-        httpx.post(f"{self.url}/_reset", timeout=5.0).raise_for_status()
+        self._control("POST", "/_reset")
 
     def stop(self) -> None:
         """Terminate the process (only this one, by its pid) and wait for it."""
@@ -89,12 +107,18 @@ class HttpStub:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5.0)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def stderr(self) -> str:
+        """What the process wrote to stderr so far (tracebacks of server bugs)."""
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read()
 
 
-def _first_line(process: subprocess.Popen[str]) -> str:
+def _first_line(process: subprocess.Popen[str], log: IO[str]) -> str:
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
@@ -103,8 +127,9 @@ def _first_line(process: subprocess.Popen[str]) -> str:
             raise RuntimeError(f"{STUB_PATH} printed nothing within {_START_TIMEOUT} s")
     line = process.stdout.readline()
     if not line:
-        error = process.stderr.read() if process.stderr is not None else ""
-        raise RuntimeError(f"{STUB_PATH} exited at start: {error.strip()[-2000:]}")
+        process.wait(timeout=5.0)
+        log.seek(0)
+        raise RuntimeError(f"{STUB_PATH} exited at start: {log.read().strip()[-2000:]}")
     return line
 
 
@@ -116,42 +141,45 @@ def start_stub(*options: str, tls: bool = False, ca_file: str | None = None) -> 
     ``tls=True`` it also listens with a trustme certificate whose CA is written to
     ``ca_file`` (default: a file in a new temporary directory).
     """
-    if not STUB_PATH.is_file():
-        raise RuntimeError(f"the HTTP stub is missing: {STUB_PATH} (set HTTP_STUB_PATH)")
     command = [sys.executable, str(STUB_PATH), "--host", "127.0.0.1", "--port", "0", *options]
     if tls:
         command += ["--tls-port", "0"]
         if ca_file is not None:
             command += ["--ca-file", ca_file]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for key in ("STUB_FAULT_RATE", "STUB_FAULT_STATUS", "STUB_RETRY_AFTER", "STUB_FAULT_SEED"):
-        env.pop(key, None)  # only explicit options inject faults
+    # stderr goes to a file: a pipe nobody reads could fill up and stall the server
+    log = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        info = json.loads(_first_line(process))
+        info = json.loads(_first_line(process, log))
         stub = HttpStub(
             host=info["host"],
             port=int(info["port"]),
             process=process,
             tls_port=info.get("tls_port"),
             ca_file=info.get("ca_file"),
+            log=log,
         )
     except BaseException:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=5.0)
+        log.close()
         raise
     try:
         yield stub
     finally:
         stub.stop()
+        errors = stub.stderr()
+        log.close()
+    if "Traceback" in errors:
+        raise RuntimeError(f"the HTTP test server hit a bug:\n{errors[-4000:]}")
 
 
 @pytest.fixture(scope="session")

@@ -398,6 +398,15 @@ class HttpTransport(Transport):
             ambiguous=True,
         )
 
+    def success_document(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; an empty, HTML, ``null`` or other non-object
+        body raises the ambiguous :meth:`_unreadable` error, never a success without an
+        id."""
+        document = response_json(response)
+        if not isinstance(document, dict):
+            raise self._unreadable(response)
+        return document
+
     def _classify(self, response: httpx.Response) -> SendError:
         """Map a non-2xx response onto the error tree (DESIGN.md "HTTP classification")."""
         details = self._error_details(response)
@@ -447,14 +456,53 @@ class HttpTransport(Transport):
         return cls(text, **common)
 
     def _network_error(self, exc: httpx.HTTPError) -> SendError:
-        """Map an httpx failure; a read failure after the body went out is ambiguous."""
+        """Map an httpx failure, keeping its reason (see :mod:`._failures`) and never the
+        exception itself, which holds the request headers; a read failure after the body
+        went out is ambiguous."""
+        from ._failures import reason, standin
+
+        secrets = self._secrets()
+        why = reason(exc, httpx.URL(self.base_url).host)
         ambiguous = isinstance(exc, (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError))
-        kind = type(exc).__name__
-        where = "after the request was sent; the provider may have accepted it" if ambiguous else ""
-        text = redact_text(
-            f"{self.default_name}: {kind} talking to {self.base_url} {where}", self._secrets()
-        ).strip()
-        return TransientError(text, transport=self.name, ambiguous=ambiguous)
+        if isinstance(exc, httpx.ReadTimeout):
+            what = f"no answer within {self.timeout.read:g} s after the request was sent"
+        elif ambiguous:
+            what = f"the connection broke after the request was sent ({why})"
+        elif isinstance(exc, httpx.PoolTimeout):
+            what = f"no free connection within {self.timeout.pool:g} s"
+        elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            what = f"cannot connect: {why}"
+            if why == "timed out":
+                what += f" after {self.timeout.connect:g} s"
+        else:
+            what = f"{type(exc).__name__}: {why}"
+        if ambiguous:
+            what += "; the provider may have accepted it"
+        text = redact_text(f"{self.default_name}: {self.base_url}: {what}", secrets)
+        error = TransientError(text, transport=self.name, ambiguous=ambiguous)
+        error.__cause__ = standin(exc, secrets)
+        return error
+
+    def _sealed(self, error: SendError) -> SendError:
+        """``error`` as it may leave this transport: no known secret in its text or
+        fields, and nothing in its chain but unisend errors and :mod:`._failures`
+        stand-ins (a provider hook may raise inside ``except ValueError``, whose JSON
+        error holds the whole body; an httpx error holds the request headers)."""
+        from ._failures import standin
+
+        secrets = self._secrets()
+        if error.args:
+            error.args = (redact_text(str(error.args[0]), secrets), *error.args[1:])
+        if isinstance(error, MessageRejected):
+            error.rejected = {k: redact_text(v, secrets) for k, v in error.rejected.items()}
+        cause = error.__cause__
+        if isinstance(cause, SendError):
+            error.__cause__ = self._sealed(cause)
+        elif cause is not None:
+            error.__cause__ = standin(cause, secrets)  # a copy of a stand-in is one too
+        error.__context__ = None
+        error.__suppress_context__ = True
+        return error
 
     def _headers(self, request: ApiRequest) -> dict[str, str]:
         return {**self._auth_headers(), **request.headers}
@@ -509,16 +557,25 @@ class HttpTransport(Transport):
             if streamed and not response.is_success:
                 response.request.read()  # for request_json(): error parsers read it
         except httpx.HTTPError as exc:
-            raise self._network_error(exc) from exc
-        return response
+            error = self._network_error(exc)
+        else:
+            return response
+        # Raised outside the except block, so the httpx error is not its __context__;
+        # and the credential headers are no frame local of its traceback.
+        del kwargs
+        raise error
 
     def send(self, message: Message) -> SendResult:
         """Send one message in one API call, or raise the classified SendError."""
         request = self._build_request(message)
-        response = self._post(request)
-        if response.is_success:
-            return self._parse_response(message, response)
-        raise self._classify(response)
+        try:
+            response = self._post(request)
+            if response.is_success:
+                return self._parse_response(message, response)
+            error = self._classify(response)
+        except SendError as exc:
+            error = exc
+        raise self._sealed(error)
 
     def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
         """Use the provider's batch endpoint in chunks of :attr:`batch_limit` where it has
@@ -530,7 +587,7 @@ class HttpTransport(Transport):
             try:
                 response = self._post(request)
             except SendError as exc:
-                results.extend([exc] * len(chunk))
+                results.extend([self._sealed(exc)] * len(chunk))
                 continue
             results.extend(self._outcomes(chunk, response))
         return results
@@ -549,17 +606,21 @@ class HttpTransport(Transport):
     def _outcomes(
         self, chunk: Sequence[Message], response: httpx.Response
     ) -> list[SendResult | SendError]:
-        """Per-message outcomes of one planned request."""
-        if not self.batch_limit:
-            try:
+        """Per-message outcomes of one planned request (errors sealed)."""
+        outcomes: list[SendResult | SendError]
+        try:
+            if not self.batch_limit:
                 if response.is_success:
-                    return [self._parse_response(chunk[0], response)]
-                return [self._classify(response)]
-            except SendError as exc:
-                return [exc]
-        if response.is_success:
-            return self._parse_batch(chunk, response)
-        return self._batch_failure(chunk, response)
+                    outcomes = [self._parse_response(chunk[0], response)]
+                else:
+                    outcomes = [self._classify(response)]
+            elif response.is_success:
+                outcomes = self._parse_batch(chunk, response)
+            else:
+                outcomes = self._batch_failure(chunk, response)
+        except SendError as exc:
+            outcomes = [exc] * len(chunk)
+        return [self._sealed(o) if isinstance(o, SendError) else o for o in outcomes]
 
     def _batch_failure(
         self, chunk: Sequence[Message], response: httpx.Response
@@ -603,16 +664,23 @@ class HttpTransport(Transport):
             if streamed and not response.is_success:
                 await response.request.aread()  # for request_json(): error parsers read it
         except httpx.HTTPError as exc:
-            raise self._network_error(exc) from exc
-        return response
+            error = self._network_error(exc)
+        else:
+            return response
+        del kwargs  # see _post
+        raise error
 
     async def asend(self, message: Message) -> SendResult:
         """Async :meth:`send`; never blocks the event loop."""
         request = self._build_request(message)
-        response = await self._apost(request)
-        if response.is_success:
-            return self._parse_response(message, response)
-        raise self._classify(response)
+        try:
+            response = await self._apost(request)
+            if response.is_success:
+                return self._parse_response(message, response)
+            error = self._classify(response)
+        except SendError as exc:
+            error = exc
+        raise self._sealed(error)
 
     async def asend_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
         """Async :meth:`send_many`."""
@@ -621,7 +689,7 @@ class HttpTransport(Transport):
             try:
                 response = await self._apost(request)
             except SendError as exc:
-                results.extend([exc] * len(chunk))
+                results.extend([self._sealed(exc)] * len(chunk))
                 continue
             results.extend(self._outcomes(chunk, response))
         return results

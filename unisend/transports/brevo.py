@@ -181,9 +181,9 @@ class BrevoTransport(HttpTransport):
     # ------------------------------------------------------------ response -> result
 
     def _parse_response(self, message: Message, response: httpx.Response) -> SendResult:
-        data = response_json(response)
-        message_id = data.get("messageId") if isinstance(data, dict) else None
-        if message_id is None and isinstance(data, dict):
+        data = self.success_document(response)
+        message_id = data.get("messageId")
+        if message_id is None:
             ids = data.get("messageIds")
             message_id = ids[0] if isinstance(ids, list) and ids else None
         return SendResult(

@@ -155,7 +155,7 @@ class MailtrapTransport(HttpTransport):
             body["template_variables"] = dict(message.template_data)
 
     def _parse_response(self, message: Message, response: httpx.Response) -> SendResult:
-        document = _json(response)
+        document = self.success_document(response)
         if document.get("success") is False:
             raise self._make_error(
                 response.status_code, ErrorDetails(text=_errors_text(document)), fallback="refused"

@@ -191,10 +191,20 @@ class PostmarkTransport(HttpTransport):
     # ------------------------------------------------------------ response -> result
 
     def _parse_response(self, message: Message, response: httpx.Response) -> SendResult:
-        data = response_json(response)
-        if not isinstance(data, dict):
-            raise self._unreadable(response)
-        return self._result(message, data)
+        outcome = self._outcome(message, self.success_document(response))
+        if isinstance(outcome, SendError):
+            raise outcome
+        return outcome
+
+    def _outcome(self, message: Message, item: object) -> SendResult | SendError:
+        """One message's outcome from its answer object (single send or batch element):
+        a 200 may still carry a non-zero ``ErrorCode``, which is the provider's error."""
+        code = item.get("ErrorCode", 0) if isinstance(item, dict) else None
+        if code == 0 and isinstance(item, dict):
+            return self._result(message, item)
+        # A failed element is classified as /email would have answered it: 422.
+        details = _details(item if isinstance(item, dict) else {}, message)
+        return self._make_error(422, details)
 
     def _result(self, message: Message, item: Mapping[str, Any]) -> SendResult:
         text = str(item.get("Message") or "")
@@ -213,16 +223,7 @@ class PostmarkTransport(HttpTransport):
         if not isinstance(data, list) or len(data) != len(messages):
             error = self._unreadable(response)
             return [error] * len(messages)
-        outcomes: list[SendResult | SendError] = []
-        for message, item in zip(messages, data, strict=True):
-            code = item.get("ErrorCode", 0) if isinstance(item, dict) else None
-            if code == 0:
-                outcomes.append(self._result(message, item))
-                continue
-            # Each failed element is classified as /email would have answered it: 422.
-            details = _details(item if isinstance(item, dict) else {}, message)
-            outcomes.append(self._make_error(422, details))
-        return outcomes
+        return [self._outcome(m, item) for m, item in zip(messages, data, strict=True)]
 
     # ------------------------------------------------------------ failures
 

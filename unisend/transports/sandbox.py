@@ -10,24 +10,32 @@ lives, first match wins:
 2. the ``UNISEND_SANDBOX`` environment variable (a file path);
 3. ``./.unisend/sandbox.sqlite3``.
 
-The file is opened on first use, in WAL mode with a busy timeout, so several threads
-and processes can write to it at once.
+The file is opened on first use; several threads and processes can write to it at
+once. It is switched to WAL once, by the first connection that finds it otherwise; each
+write is its own ``BEGIN IMMEDIATE`` transaction, which takes the write lock up front
+and so waits for it (busy timeout) instead of failing half way with "database is
+locked"; and the rare lock conflicts SQLite reports without waiting (while another
+connection switches the journal mode or recovers the WAL) are retried until the same
+deadline. Only a lock held past it is an error (:class:`~unisend.TransientError`).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
 import os
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .._errors import ConfigurationError, InvalidMessage, ProviderError, TransientError
 from .._result import SendResult
@@ -46,6 +54,10 @@ DEFAULT_PATH = Path(".unisend") / "sandbox.sqlite3"
 
 # Seconds a writer waits for another process's lock before giving up (TransientError).
 _BUSY_TIMEOUT = 30.0
+# Pause between two tries after a lock conflict SQLite reported without waiting.
+_RETRY_PAUSE = 0.02
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -111,6 +123,41 @@ def _envelope(address: Address, smtputf8: bool) -> str:
     return address.email if smtputf8 else address.ascii_email
 
 
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" / "busy" (another writer)."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """WAL and the table, each set up only by a connection that finds it missing: a
+    journal mode change needs the file to itself, so doing it on every open would make
+    every open a lock conflict."""
+    (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    if str(mode).lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
+    ).fetchone()
+    if found is None:
+        _immediate(conn, lambda: conn.execute(_SCHEMA))
+
+
+def _immediate(conn: sqlite3.Connection, work: Callable[[], _T]) -> _T:
+    """Run ``work`` in a ``BEGIN IMMEDIATE`` transaction: the write lock is taken (and
+    waited for) before anything is read, so the transaction cannot fail later on a
+    snapshot another writer made stale."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 class SandboxTransport(Transport):
     """Keeps every message in a local SQLite file instead of sending it.
 
@@ -144,21 +191,40 @@ class SandboxTransport(Transport):
                 self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(_SCHEMA)
+                _prepare(conn)
             except BaseException:
                 conn.close()
                 raise
             self._conn = conn
         return self._conn
 
+    def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """``work(connection)`` under ``self._lock`` (in an immediate transaction when it
+        writes); a lock conflict is tried again until the busy deadline, and any storage
+        failure becomes the classified send error."""
+        deadline = time.monotonic() + _BUSY_TIMEOUT
+        while True:
+            try:
+                with self._lock:
+                    conn = self._connection()
+                    if write:
+                        return _immediate(conn, functools.partial(work, conn))
+                    return work(conn)
+            except sqlite3.Error as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise self._error(exc) from exc
+            except OSError as exc:
+                raise self._error(exc) from exc
+            time.sleep(_RETRY_PAUSE)
+
     def _error(self, exc: Exception) -> Exception:
         """Classify a storage failure as a send error naming the file."""
         text = f"the sandbox store {self.path} failed: {exc}"
-        if isinstance(exc, sqlite3.OperationalError) and (
-            "locked" in str(exc) or "busy" in str(exc)
-        ):
-            return TransientError(text, transport=self.name)
+        if isinstance(exc, sqlite3.Error) and _is_busy(exc):
+            return TransientError(
+                f"{text} (another process held the lock for over {_BUSY_TIMEOUT:g} s)",
+                transport=self.name,
+            )
         return ProviderError(
             f"{text}; check that the folder is writable, or point UNISEND_SANDBOX elsewhere",
             transport=self.name,
@@ -194,16 +260,16 @@ class SandboxTransport(Transport):
             self.name,
             rendered.data,
         )
-        try:
-            with self._lock:
-                self._connection().execute(
-                    "INSERT INTO messages (time, sender, recipients, subject, message_id, "
-                    "route, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                warn, self._warned = not self._warned, True
-        except (sqlite3.Error, OSError) as exc:
-            raise self._error(exc) from exc
+        self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO messages (time, sender, recipients, subject, message_id, "
+                "route, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            ),
+            write=True,
+        )
+        with self._lock:
+            warn, self._warned = not self._warned, True
         if warn:
             logger.warning(
                 "mail stayed local: stored in the unisend sandbox at %s "
@@ -217,11 +283,7 @@ class SandboxTransport(Transport):
     def _query(self, sql: str, args: tuple[object, ...] = ()) -> builtins.list[StoredMessage]:
         if not self.path.exists():
             return []  # reading never creates the file
-        try:
-            with self._lock:
-                rows = self._connection().execute(sql, args).fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise self._error(exc) from exc
+        rows = self._run(lambda conn: conn.execute(sql, args).fetchall(), write=False)
         return [
             StoredMessage(
                 id=row[0],
@@ -265,23 +327,16 @@ class SandboxTransport(Transport):
         """How many messages the sandbox holds."""
         if not self.path.exists():
             return 0
-        try:
-            with self._lock:
-                (total,) = self._connection().execute("SELECT COUNT(*) FROM messages").fetchone()
-        except (sqlite3.Error, OSError) as exc:
-            raise self._error(exc) from exc
+        (total,) = self._run(
+            lambda conn: conn.execute("SELECT COUNT(*) FROM messages").fetchone(), write=False
+        )
         return int(total)
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
         if not self.path.exists():
             return 0
-        try:
-            with self._lock:
-                cursor = self._connection().execute("DELETE FROM messages")
-        except (sqlite3.Error, OSError) as exc:
-            raise self._error(exc) from exc
-        return cursor.rowcount
+        return self._run(lambda conn: conn.execute("DELETE FROM messages").rowcount, write=True)
 
     # -- lifecycle -------------------------------------------------------------------
 
