@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STUB = ROOT.parent / "shared" / "bench" / "http_stub.py"
@@ -139,8 +138,17 @@ def redis_server() -> Iterator[str]:
 
     port = _free_port()
     proc = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--bind", "127.0.0.1"],
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--bind",
+            "127.0.0.1",
+        ],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.5)
@@ -166,8 +174,18 @@ def bench_postgres_workers(pg_base: str, n: int, workers: int, stub_url: str) ->
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "unisend", "spool", "--spool", location, "run", "--once",
-             "--url", url],
+            [
+                sys.executable,
+                "-m",
+                "unisend",
+                "spool",
+                "--spool",
+                location,
+                "run",
+                "--once",
+                "--url",
+                url,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

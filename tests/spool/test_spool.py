@@ -227,7 +227,7 @@ def test_an_expired_lease_is_claimed_again_and_counted_ambiguous(
     assert stored.history[0]["ambiguous"] is True
     assert stored.history[0]["outcome"] == "ambiguous"
     # The dead worker's late outcome no longer counts.
-    assert not spool._store.finish(claimed[0], claimed[0].claim_token or "", clock.now)
+    assert spool._store.finish(claimed, clock.now) == [False]
 
 
 def test_a_message_without_sender_fails_alone(

@@ -20,6 +20,7 @@ from typing import Any
 from .._errors import ConfigurationError
 from .._redact import redact_url
 from ._model import STATES, Row
+from ._sqlite import _FINISH, _finish_values
 from ._store import COLUMNS, SELECT_COLUMNS, row_from
 
 _SCHEMA = """
@@ -145,27 +146,18 @@ class PostgresStore:
                 (lease_until, list(ids), token),
             )
 
-    def finish(self, row: Row, token: str, now: float) -> bool:
-        with self._statement() as cursor:
-            cursor.execute(
-                "UPDATE unisend_spool SET state = %s, attempts = %s, next_attempt_at = %s, "
-                "last_error = %s, message_id = %s, transport = %s, history = %s, "
-                "claim_token = NULL, lease_until = NULL, updated_at = %s "
-                "WHERE id = %s AND claim_token = %s",
-                (
-                    row.state,
-                    row.attempts,
-                    row.next_attempt_at,
-                    row.last_error,
-                    row.message_id,
-                    row.transport,
-                    row.history,
-                    now,
-                    row.id,
-                    token,
-                ),
-            )
-            return bool(cursor.rowcount == 1)
+    def finish(self, rows: Sequence[Row], now: float) -> list[bool]:
+        sql = _FINISH.replace("?", "%s")
+        if len(rows) == 1:
+            with self._statement() as cursor:
+                cursor.execute(sql, _finish_values(rows[0], now))
+                return [cursor.rowcount == 1]
+        written = []
+        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+            for row in rows:
+                cursor.execute(sql, _finish_values(row, now))
+                written.append(cursor.rowcount == 1)
+        return written
 
     def release(self, ids: Sequence[str], token: str) -> None:
         with self._statement() as cursor:

@@ -214,8 +214,7 @@ class Spool:
             messages = self._decode(claimed, report)
             if messages:
                 outcomes = _send_now(mailer, [m for _row, m in messages], concurrency)
-                for (row, _message), outcome in zip(messages, outcomes, strict=True):
-                    self._record(row, outcome, report)
+                self._record_all(messages, outcomes, report)
         return report
 
     async def adeliver(
@@ -309,7 +308,8 @@ class Spool:
             try:
                 decoded.append((row, message_from_payload(json.loads(row.payload))))
             except (ValueError, InvalidMessage) as error:
-                self._record(row, InvalidMessage(f"stored message unreadable: {error}"), report)
+                unreadable = InvalidMessage(f"stored message unreadable: {error}")
+                self._record([(row, unreadable)], report)
         return decoded
 
     def _note(self, row: Row, **record: Any) -> None:
@@ -324,12 +324,30 @@ class Spool:
         outcomes: Sequence[SendResult | BaseException],
         report: SpoolReport,
     ) -> None:
-        for (row, _message), outcome in zip(messages, outcomes, strict=True):
-            self._record(row, outcome, report)
+        pairs = [(row, outcome) for (row, _m), outcome in zip(messages, outcomes, strict=True)]
+        self._record(pairs, report)
 
-    def _record(self, row: Row, outcome: SendResult | BaseException, report: SpoolReport) -> None:
+    def _record(
+        self, pairs: Sequence[tuple[Row, SendResult | BaseException]], report: SpoolReport
+    ) -> None:
+        """Apply each outcome to its row and write them all in one transaction."""
         now = self._clock()
-        token = row.claim_token or ""
+        for row, outcome in pairs:
+            self._apply(row, outcome, report, now)
+        rows = [row for row, _outcome in pairs]
+        for row, written in zip(rows, self._store.finish(rows, now), strict=True):
+            if not written:
+                logger.warning(
+                    "spool entry %s: the claim ran out before the outcome was written; "
+                    "another worker owns it now",
+                    row.id,
+                )
+            elif row.state == "failed":
+                self._failed(row)
+
+    def _apply(
+        self, row: Row, outcome: SendResult | BaseException, report: SpoolReport, now: float
+    ) -> None:
         row.attempts += 1
         if isinstance(outcome, SendResult):
             row.state, row.next_attempt_at, row.last_error = "sent", None, None
@@ -338,44 +356,33 @@ class Spool:
             self._note(row, outcome="sent", transport=outcome.transport, ambiguous=ambiguous)
             report.sent += 1
             logger.info("spool entry %s sent via %s", row.id, outcome.transport)
-        else:
-            row.last_error = _error_text(outcome)
-            transport = getattr(outcome, "transport", None)
-            ambiguous = any(getattr(a, "ambiguous", False) for a in _attempts(outcome))
-            final = _is_final(outcome)
-            too_old = now - row.created_at >= self.max_age
-            if final or too_old:
-                row.state, row.next_attempt_at = "failed", None
-                if too_old and not final:
-                    row.last_error = f"gave up after {self.max_age:g} s: {row.last_error}"
-                report.failed += 1
-            else:
-                step = self.schedule[min(row.attempts, len(self.schedule)) - 1]
-                row.state = "queued"
-                row.next_attempt_at = now + step * random.uniform(0.9, 1.1)
-                report.deferred += 1
-            self._note(
-                row,
-                outcome=row.state if row.state == "failed" else "deferred",
-                transport=transport,
-                error=row.last_error,
-                ambiguous=ambiguous,
-            )
-            logger.info(
-                "spool entry %s %s (%s)",
-                row.id,
-                "failed" if row.state == "failed" else "deferred",
-                type(outcome).__name__,
-            )
-        if not self._store.finish(row, token, now):
-            logger.warning(
-                "spool entry %s: the claim ran out before the outcome was written; "
-                "another worker owns it now",
-                row.id,
-            )
             return
-        if row.state == "failed":
-            self._failed(row)
+        row.last_error = _error_text(outcome)
+        final = _is_final(outcome)
+        too_old = now - row.created_at >= self.max_age
+        if final or too_old:
+            row.state, row.next_attempt_at = "failed", None
+            if too_old and not final:
+                row.last_error = f"gave up after {self.max_age:g} s: {row.last_error}"
+            report.failed += 1
+        else:
+            step = self.schedule[min(row.attempts, len(self.schedule)) - 1]
+            row.state = "queued"
+            row.next_attempt_at = now + step * random.uniform(0.9, 1.1)
+            report.deferred += 1
+        self._note(
+            row,
+            outcome=row.state if row.state == "failed" else "deferred",
+            transport=getattr(outcome, "transport", None),
+            error=row.last_error,
+            ambiguous=any(getattr(a, "ambiguous", False) for a in _attempts(outcome)),
+        )
+        logger.info(
+            "spool entry %s %s (%s)",
+            row.id,
+            "failed" if row.state == "failed" else "deferred",
+            type(outcome).__name__,
+        )
 
     def _failed(self, row: Row) -> None:
         logger.warning(

@@ -54,6 +54,29 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
 
 
+_FINISH = (
+    "UPDATE unisend_spool SET state = ?, attempts = ?, next_attempt_at = ?, "
+    "last_error = ?, message_id = ?, transport = ?, history = ?, "
+    "claim_token = NULL, lease_until = NULL, updated_at = ? "
+    "WHERE id = ? AND claim_token = ?"
+)
+
+
+def _finish_values(row: Row, now: float) -> tuple[object, ...]:
+    return (
+        row.state,
+        row.attempts,
+        row.next_attempt_at,
+        row.last_error,
+        row.message_id,
+        row.transport,
+        row.history,
+        now,
+        row.id,
+        row.claim_token,
+    )
+
+
 class SQLiteStore:
     """A spool in one SQLite file, safe across threads and processes."""
 
@@ -155,27 +178,13 @@ class SQLiteStore:
                 [(lease_until, entry_id, token) for entry_id in ids],
             )
 
-    def finish(self, row: Row, token: str, now: float) -> bool:
+    def finish(self, rows: Sequence[Row], now: float) -> list[bool]:
+        written = []
         with self._write() as db:
-            cursor = db.execute(
-                "UPDATE unisend_spool SET state = ?, attempts = ?, next_attempt_at = ?, "
-                "last_error = ?, message_id = ?, transport = ?, history = ?, "
-                "claim_token = NULL, lease_until = NULL, updated_at = ? "
-                "WHERE id = ? AND claim_token = ?",
-                (
-                    row.state,
-                    row.attempts,
-                    row.next_attempt_at,
-                    row.last_error,
-                    row.message_id,
-                    row.transport,
-                    row.history,
-                    now,
-                    row.id,
-                    token,
-                ),
-            )
-            return cursor.rowcount == 1
+            for row in rows:
+                cursor = db.execute(_FINISH, _finish_values(row, now))
+                written.append(cursor.rowcount == 1)
+        return written
 
     def release(self, ids: Sequence[str], token: str) -> None:
         with self._write() as db:

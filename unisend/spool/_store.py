@@ -57,10 +57,11 @@ class Store(Protocol):
         """Push the lease of the rows still claimed under ``token`` to ``lease_until``."""
         ...
 
-    def finish(self, row: Row, token: str, now: float) -> bool:
-        """Write ``row``'s outcome fields (state, attempts, next_attempt_at, last_error,
-        message_id, transport, history) if it is still claimed under ``token``; release
-        the claim. False when the claim was lost (another worker took the row over)."""
+    def finish(self, rows: Sequence[Row], now: float) -> list[bool]:
+        """Write each row's outcome fields (state, attempts, next_attempt_at, last_error,
+        message_id, transport, history) if it is still claimed under its ``claim_token``,
+        and release the claim; one transaction for all. False for a row whose claim was
+        lost (another worker took it over)."""
         ...
 
     def release(self, ids: Sequence[str], token: str) -> None:
