@@ -35,6 +35,7 @@ DESIGN_NAMES = {
     "AuthenticationError",
     "MessageRejected",
     "AllRoutesFailed",
+    "DKIM",
 }
 
 #: The transports DESIGN.md names in ``unisend.transports``.

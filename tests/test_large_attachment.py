@@ -31,7 +31,8 @@ from unisend import Attachment, Message, MessageRejected, TransientError, _mime
 from unisend._mime import render
 from unisend.transports import PostmarkTransport, SendGridTransport, SMTPTransport, _http
 from unisend.transports._http import ApiRequest, HttpTransport, JsonBody, request_json
-from unisend.transports.smtp import _LEADING_DOT, _send_chunks
+from unisend.transports.smtp._transaction import LEADING_DOT as _LEADING_DOT
+from unisend.transports.smtp._transaction import send_chunks as _send_chunks
 
 SIZE = 5_000_000
 # Lines a naive DATA writer would break: "." alone ends DATA, ".." must arrive as "..".

@@ -457,3 +457,26 @@ def test_example_script_reports_a_missing_attachment_without_a_traceback(
     assert "Traceback" not in done.stderr
     assert str(missing) in done.stderr
     assert not (tmp_path / "sandbox.sqlite3").exists()  # nothing was sent
+
+
+def test_cli_says_to_repeat_to(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from unisend.cli import main
+
+    url = f"sandbox://{tmp_path / 'cli.sqlite3'}"
+    code = main(
+        [
+            "send",
+            "--from",
+            "a@example.com",
+            "--to",
+            "a@x.com, b@x.com",
+            "--text",
+            "hi",
+            "--url",
+            url,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "one address per string" in err and "repeat --to" in err
+    assert not (tmp_path / "cli.sqlite3").exists()

@@ -30,15 +30,18 @@ from ._errors import (
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._dkim import DKIM
     from ._mailer import AsyncMailer, Mailer
     from ._message import Address, Attachment, Message
     from ._result import Attempt, SendResult
     from ._retry import RetryPolicy
     from ._routing import Failover, RoundRobin
     from ._url import from_url
+    from .doctor import Check, Diagnosis, adiagnose, diagnose
     from .spool import Spool, SpoolEntry, SpoolReport
 
 _LAZY = {
+    "DKIM": "unisend._dkim",
     "Address": "unisend._message",
     "Attachment": "unisend._message",
     "Message": "unisend._message",
@@ -50,6 +53,10 @@ _LAZY = {
     "Failover": "unisend._routing",
     "RoundRobin": "unisend._routing",
     "from_url": "unisend._url",
+    "diagnose": "unisend.doctor._run",
+    "adiagnose": "unisend.doctor._run",
+    "Diagnosis": "unisend.doctor._model",
+    "Check": "unisend.doctor._model",
     "Spool": "unisend.spool",
     "SpoolEntry": "unisend.spool",
     "SpoolReport": "unisend.spool",
@@ -69,14 +76,18 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
+# Plain sorted() order (tests/test_exported_members.py), not isort's constants-first.
+__all__ = [  # noqa: RUF022
     "Address",
     "AllRoutesFailed",
     "AsyncMailer",
     "Attachment",
     "Attempt",
     "AuthenticationError",
+    "Check",
     "ConfigurationError",
+    "DKIM",
+    "Diagnosis",
     "Failover",
     "InvalidMessage",
     "Mailer",
@@ -94,5 +105,7 @@ __all__ = [
     "TransientError",
     "UnisendError",
     "__version__",
+    "adiagnose",
+    "diagnose",
     "from_url",
 ]

@@ -16,6 +16,9 @@
 The rule of thumb: retry what may succeed on the same route later, fail over what may
 succeed on another route, and raise at once what will fail everywhere.
 
+What to do about each class: ``docs/troubleshooting.md``; ``unisend doctor`` finds most
+causes of ``TransientError`` and ``AuthenticationError`` before a send.
+
 Messages never contain credentials: transports build them from status codes and the
 provider's error text, and ``unisend._redact`` scrubs anything that looks like a secret.
 """

@@ -37,6 +37,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _CONTROL_BUT_TAB = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SEPARATOR = re.compile(r"[,;\s]")
 # RFC 5322 atext, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
@@ -124,8 +125,11 @@ def _check_data(field: str, value: Any) -> None:
 
 def several_addresses(value: str) -> bool:
     """Whether ``value`` holds more than one address (``"a@x.com, b@x.com"``): two
-    ``@`` outside quoted strings."""
-    return value.count("@") > 1 and _QUOTED_STRING.sub("", value).count("@") > 1
+    ``@`` and a separator (comma, semicolon or space) outside quoted strings."""
+    if value.count("@") < 2:
+        return False
+    bare = _QUOTED_STRING.sub("", value)
+    return bare.count("@") > 1 and _SEPARATOR.search(bare) is not None
 
 
 def _one_address_please(field: str, value: str) -> InvalidMessage:
@@ -449,10 +453,12 @@ class Attachment(BaseModel):
 
 def _str_mapping(value: Any, field: str, example: str) -> Mapping[str, str]:
     """``value`` if it maps strings to strings, else InvalidMessage naming ``field``."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidMessage(f"{field} must map strings to strings, e.g. {example}")
     for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
+        if (type(key) is not str or type(item) is not str) and not (
+            isinstance(key, str) and isinstance(item, str)
+        ):
             raise InvalidMessage(
                 f"{field} must map strings to strings, e.g. {example}; got {key!r}: "
                 f"{type(item).__name__}"
@@ -465,7 +471,7 @@ def _address_list(value: Any, field: str) -> FrozenList[Address]:
         return NONE
     if isinstance(value, (str, Address)):
         return FrozenList((Address.parse(value, field),))
-    if isinstance(value, Mapping) or not hasattr(value, "__iter__"):
+    if type(value) is not list and (isinstance(value, Mapping) or not hasattr(value, "__iter__")):
         raise InvalidMessage(f"{field}: expected an address or a list of addresses")
     return FrozenList(Address.parse(item, field) for item in value)
 
@@ -570,7 +576,9 @@ class Message(BaseModel):
     @field_validator("tags", mode="plain")
     @classmethod
     def _valid_tags(cls, tags: Any) -> Sequence[str]:
-        if isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, Iterable):
+        if type(tags) is not list and (
+            isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, Iterable)
+        ):
             raise InvalidMessage("tags must be a list of strings, e.g. ['welcome']")
         tags = list(tags)
         if not tags:
@@ -586,7 +594,9 @@ class Message(BaseModel):
     @field_validator("attachments", mode="plain")
     @classmethod
     def _valid_attachments(cls, value: Any) -> Sequence[Attachment]:
-        if isinstance(value, (str, bytes, Mapping, Attachment)) or not isinstance(value, Iterable):
+        if type(value) is not list and (
+            isinstance(value, (str, bytes, Mapping, Attachment)) or not isinstance(value, Iterable)
+        ):
             raise InvalidMessage(
                 "attachments must be a list of Attachment, e.g. [Attachment.from_path('a.pdf')]"
             )

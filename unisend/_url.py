@@ -38,7 +38,7 @@ SCHEMES: dict[str, str] = {
 
 #: Constructor keywords that carry secrets: they come from the URL's user part only.
 CREDENTIAL_KEYWORDS = frozenset(
-    {"username", "password", "api_key", "secret_key", "server_token", "token"}
+    {"username", "password", "api_key", "secret_key", "server_token", "token", "oauth_token"}
 )
 
 #: composition name -> "module:factory"; each factory takes (children, UrlSpec of the query).

@@ -3,8 +3,9 @@
 ::
 
     unisend send --from ADDR --to ADDR --subject S --text T [--url URL]
-    unisend sandbox list | show ID | clear
+    unisend sandbox list | show ID | clear | serve
     unisend check-url URL
+    unisend doctor [--url URL] [--domain D] [--json] [--nameserver IP[:PORT]]... [--no-login]
 
 Errors print ``error: <ClassName>: <what to fix>`` on stderr and exit with 2 for a bad
 message or configuration, 1 for a failed send. Nothing a URL carries as a secret is
@@ -121,12 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     show = actions.add_parser("show", help="print one stored message (raw RFC 5322)")
     show.add_argument("id", metavar="ID", help="the sandbox id, or the Message-ID")
     actions.add_parser("clear", help="delete every stored message")
+    from .server import command as serve_command  # `sandbox serve` lives in its own module
+
+    serve_command.add_parser(actions)
 
     check = commands.add_parser(
         "check-url", help="parse a configuration URL and show the transport it builds"
     )
     check.add_argument("url", metavar="URL")
     spool_cli.add_parser(commands)
+
+    from .doctor.cli import add_parser as add_doctor
+
+    add_doctor(commands)
     return parser
 
 
@@ -217,6 +225,10 @@ def _one_line(stored: StoredMessage) -> str:
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "serve":
+        from .server import command as serve_command
+
+        return serve_command.run(args, out)
     with _sandbox(args.path) as sandbox:
         if args.action == "list":
             stored = sandbox.list(limit=args.limit or None)
@@ -317,11 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     secrets = url_secrets(
         getattr(args, "url", None), getattr(args, "spool", None), os.environ.get("UNISEND_URL")
     )
+    from .doctor.cli import run as doctor
+
     commands = {
         "send": _cmd_send,
         "sandbox": _cmd_sandbox,
         "check-url": _cmd_check_url,
         "spool": spool_cli.run,
+        "doctor": doctor,
     }
     try:
         with _log_to_stderr():

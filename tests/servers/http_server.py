@@ -93,7 +93,7 @@ import sys
 
 # This file sits beside the tests' ``http.py``: run as a script, its folder would come first
 # on the import path and that module would shadow the standard library's ``http``.
-if os.path.dirname(os.path.abspath(__file__)) in sys.path[:1]:
+if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)
 
 import argparse

@@ -11,6 +11,9 @@ Flavours (all the same class, configured by keywords):
 - STARTTLS + AUTH required: ``SMTPServer(ca=ca, tls="starttls", auth=True)``
 - implicit TLS + AUTH: ``SMTPServer(ca=ca, tls="implicit", auth=True)``
 - faults: ``SMTPServer(faults=Faults(greeting="421 ...", data="451 ...", ...))``
+- more AUTH mechanisms: ``SMTPServer(..., cram_md5=True, xoauth2_token="ya29.token")``
+  adds CRAM-MD5 (RFC 2195) and XOAUTH2 (which checks the SASL string, and answers a bad
+  token as Gmail does: a 334 JSON challenge, then 535 after the empty response)
 
 Fixtures (import them into a conftest.py, e.g. ``from servers.smtp import *``):
 ``smtp_ca`` (session trustme CA), ``smtp_server_factory`` (build any flavour; all are
@@ -23,6 +26,10 @@ Clients trust the CA with ``ssl_context=smtp_ca.client_context()`` or
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hmac
+import json
 import os
 import ssl
 import tempfile
@@ -36,7 +43,7 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 USER = "mailer-user"
 PASSWORD = "s3cret-Passw0rd!"
@@ -70,6 +77,11 @@ class Recorder:
     commands: list[str] = field(default_factory=list)
     #: (mechanism, login, success) for every AUTH attempt.
     auth: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: The decoded XOAUTH2 initial responses, and what the client sent after a 334 error.
+    xoauth2: list[bytes] = field(default_factory=list)
+    xoauth2_after_challenge: list[bytes] = field(default_factory=list)
+    #: The argument of every EHLO / HELO.
+    ehlo_names: list[str] = field(default_factory=list)
     #: Messages whose body arrived but whose connection was then dropped unanswered.
     dropped_after_data: int = 0
     #: The most client connections that were open at the same time.
@@ -92,6 +104,10 @@ class Faults:
     drop_after_data: bool = False
     #: Seconds to wait before replying to the end of DATA.
     data_delay: float = 0.0
+    #: Reply to every AUTH command (e.g. Microsoft's "535 5.7.139 ...").
+    auth: str | None = None
+    #: Reply to STARTTLS instead of starting TLS (e.g. "454 4.7.0 TLS not available").
+    starttls: str | None = None
 
 
 class TestCA:
@@ -128,6 +144,15 @@ class TestCA:
 class _Handler:
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
+
+    async def handle_AUTH(
+        self, smtp: SMTP, session: Session, envelope: Envelope, args: list[str]
+    ) -> Any:
+        reply = self.server.faults.auth
+        if reply is None:
+            return MISSING  # go on with the mechanism
+        self.server.recorder.auth.append((args[0], "", False))
+        return reply
 
     async def handle_MAIL(
         self,
@@ -184,6 +209,59 @@ class _Handler:
         return "250 2.0.0 OK queued"
 
 
+class _MechanismsHandler(_Handler):
+    """Adds CRAM-MD5 and XOAUTH2 (aiosmtpd maps ``auth_CRAM__MD5`` to ``CRAM-MD5``)."""
+
+    async def auth_CRAM__MD5(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        challenge = f"<{os.urandom(8).hex()}@mx.unisend.test>".encode()
+        response = await smtp.challenge_auth(challenge)
+        if response is MISSING:
+            return AuthResult(success=False, handled=True)
+        assert isinstance(response, bytes)
+        login, _, digest = response.rpartition(b" ")
+        secret = self.server.password.encode("utf-8")
+        expected = hmac.new(secret, challenge, "md5").hexdigest().encode()
+        ok = login == USER.encode() and hmac.compare_digest(digest, expected)
+        self.server.recorder.auth.append(("CRAM-MD5", login.decode("utf-8", "replace"), ok))
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(login, b""))
+
+    async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        if len(args) == 2:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(
+                    success=False, handled=False, message="501 5.5.2 Cannot decode base64"
+                )
+        else:
+            response = await smtp.challenge_auth("")
+            if response is MISSING:
+                return AuthResult(success=False, handled=True)
+            assert isinstance(response, bytes)
+            blob = response
+        recorder = self.server.recorder
+        recorder.xoauth2.append(blob)
+        parts = blob.split(b"\x01")
+        login = parts[0][len(b"user=") :] if parts[0].startswith(b"user=") else b""
+        expected = f"auth=Bearer {self.server.xoauth2_token}".encode()
+        ok = len(parts) == 4 and parts[2:] == [b"", b""] and login == USER.encode()
+        ok = ok and parts[1] == expected
+        recorder.auth.append(("XOAUTH2", login.decode("utf-8", "replace"), ok))
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(login, b""))
+        # Gmail's answer to a bad token: the error as base64 JSON, then 535 after the
+        # client's empty response.
+        error = {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+        await smtp.push("334 " + base64.b64encode(json.dumps(error).encode()).decode())
+        assert smtp._reader is not None
+        recorder.xoauth2_after_challenge.append(await smtp._reader.readline())
+        return AuthResult(
+            success=False,
+            handled=False,
+            message="535 5.7.8 Username and Password not accepted. Learn more",
+        )
+
+
 class _RecordingSMTP(SMTP):
     """aiosmtpd session that counts connections, records verbs and injects faults."""
 
@@ -196,7 +274,13 @@ class _RecordingSMTP(SMTP):
 
     def _recorded(self, verb: str, method: Callable[[str], Any]) -> Callable[[str], Any]:
         async def run(arg: str) -> None:
-            self._unisend_server.recorder.commands.append(verb)
+            server = self._unisend_server
+            server.recorder.commands.append(verb)
+            if verb in ("EHLO", "HELO"):
+                server.recorder.ehlo_names.append(arg)
+            if verb == "STARTTLS" and server.faults.starttls:
+                await self.push(server.faults.starttls)
+                return
             await method(arg)
 
         return run
@@ -230,7 +314,9 @@ class SMTPServer:
     (PLAIN, LOGIN) with :data:`USER` / :data:`PASSWORD` before MAIL, and over a plain
     server still advertises AUTH. ``max_tls`` caps the server's TLS version;
     ``auth_exclude`` drops mechanisms (e.g. ``["PLAIN"]`` to force LOGIN); ``timeout``
-    closes idle connections after that many seconds.
+    closes idle connections after that many seconds. ``password`` replaces
+    :data:`PASSWORD` (e.g. a non-ASCII one); ``cram_md5=True`` also offers CRAM-MD5 and
+    ``xoauth2_token="..."`` offers XOAUTH2, accepting that bearer token for :data:`USER`.
     """
 
     def __init__(
@@ -244,6 +330,9 @@ class SMTPServer:
         smtputf8: bool = True,
         timeout: float = 60.0,
         faults: Faults | None = None,
+        password: str = PASSWORD,
+        cram_md5: bool = False,
+        xoauth2_token: str | None = None,
     ) -> None:
         if tls is not None and ca is None:
             raise ValueError("a TLS server needs ca=TestCA()")
@@ -252,6 +341,14 @@ class SMTPServer:
         self.auth = auth
         self.faults = faults or Faults()
         self.recorder = Recorder()
+        self.password = password
+        self.xoauth2_token = xoauth2_token
+        self._handler_class = _MechanismsHandler if cram_md5 or xoauth2_token else _Handler
+        excluded = list(auth_exclude or [])
+        if not cram_md5:
+            excluded.append("CRAM-MD5")
+        if xoauth2_token is None:
+            excluded.append("XOAUTH2")
         self.host = HOST
         self.port = 0
         self._live: set[_RecordingSMTP] = set()
@@ -262,7 +359,7 @@ class SMTPServer:
             "enable_SMTPUTF8": smtputf8,
             "timeout": timeout,
             "tls_context": context if tls == "starttls" else None,
-            "auth_exclude_mechanism": auth_exclude,
+            "auth_exclude_mechanism": excluded,
         }
         # aiosmtpd does not know an implicit-TLS session is encrypted and warns about
         # auth_required without auth_require_tls, so outside STARTTLS the handler's
@@ -283,7 +380,7 @@ class SMTPServer:
         ok = (
             isinstance(data, LoginPassword)
             and data.login == USER.encode()
-            and data.password == PASSWORD.encode()
+            and data.password == self.password.encode("utf-8")
         )
         login = data.login.decode("utf-8", "replace") if isinstance(data, LoginPassword) else ""
         self.recorder.auth.append((mechanism, login, ok))
@@ -299,7 +396,7 @@ class SMTPServer:
         failure: list[BaseException] = []
 
         def factory() -> _RecordingSMTP:
-            return _RecordingSMTP(self, _Handler(self), loop=loop, **self._kwargs)
+            return _RecordingSMTP(self, self._handler_class(self), loop=loop, **self._kwargs)
 
         def run() -> None:
             asyncio.set_event_loop(loop)

@@ -66,8 +66,12 @@ def test_421_greeting_with_rate_wording_is_rate_limited(
         ("451 4.3.0 Temporary local problem", TransientError),
         ("452 4.5.3 Rate limit exceeded, try again later", RateLimited),
         ("552 5.3.4 Message size exceeds fixed limit", MessageRejected),
-        ("554 5.7.1 Rejected by policy", ProviderError),
+        # After the body a 5xx is about the message (issue 9 item 7): it must not cool
+        # the route down, unless it speaks of the sender or the account.
+        ("554 5.7.1 Rejected by policy", MessageRejected),
+        ("500 5.5.2 Line too long", MessageRejected),
         ("550 5.6.0 Message content rejected", MessageRejected),
+        ("554 5.7.1 Sender address not verified", ProviderError),
     ],
 )
 def test_replies_to_the_end_of_data(

@@ -12,7 +12,8 @@ import pytest
 from servers.smtp import Faults, SMTPServer
 
 from unisend import AsyncMailer, ConfigurationError, Mailer, Message, TransientError
-from unisend.transports.smtp import SMTPTransport, _Pooled
+from unisend.transports.smtp import SMTPTransport
+from unisend.transports.smtp._pool import Pooled as _Pooled
 
 Factory = Callable[..., SMTPServer]
 TransportFor = Callable[..., SMTPTransport]

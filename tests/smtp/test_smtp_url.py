@@ -27,7 +27,8 @@ def test_smtp_with_credentials_defaults_to_starttls_on_587() -> None:
         "starttls",
     )
     assert transport.username == "user@example.com"
-    assert transport._password == "p@ss:w/rd"  # percent-decoded
+    assert transport._login is not None
+    assert transport._login.password == "p@ss:w/rd"  # percent-decoded
     assert transport.name == "smtp"
     assert "p@ss" not in repr(transport)
 

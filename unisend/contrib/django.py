@@ -43,12 +43,13 @@ from __future__ import annotations
 import email.message
 import logging
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
+from django.dispatch import Signal
 
 from .. import ConfigurationError, InvalidMessage, SendError
 from .._message import Address, Attachment, Message
@@ -327,4 +328,56 @@ def to_message(message: EmailMessage) -> Message:
     return Message(**fields)
 
 
-__all__ = ["SETTINGS_KEYS", "EmailBackend", "to_message"]
+# ------------------------------------------------------------ delivery-event webhooks
+
+#: Sent once per event a :func:`webhook_view` receives, with ``sender`` the provider name
+#: (``"sendgrid"``, ...) and ``event`` the :class:`~unisend.webhooks.DeliveryEvent`. A
+#: receiver that raises makes the view fail (HTTP 500), so the provider sends again.
+delivery_event = Signal()
+
+
+def webhook_view(provider: str, **auth: Any) -> Callable[..., Any]:
+    """A Django view receiving ``provider``'s delivery-event webhook::
+
+        # urls.py
+        path("hooks/postmark/", webhook_view("postmark", basic_auth="hook:s3cret")),
+
+    ``auth`` takes the keywords of :func:`unisend.webhooks.parse_events`
+    (``basic_auth``, ``verification_key``, ``signing_secret``, ``token``,
+    ``insecure``), checked here, at URLconf load (:class:`~unisend.ConfigurationError`).
+    The view is CSRF-exempt and takes POST only (405 otherwise). It answers 401 when the
+    request fails verification, 400 when the body is malformed, and otherwise sends
+    :data:`delivery_event` once per event, in order, then answers 200. It reads the body
+    itself, up to the 10 MB webhook limit, so ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does not
+    cut large SendGrid or Brevo batches.
+    """
+    from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+    from django.views.decorators.csrf import csrf_exempt
+
+    from ..webhooks import WebhookAuthError, WebhookError
+    from ..webhooks._decode import MAX_BODY
+    from ..webhooks._receiver import Receiver
+
+    receiver = Receiver(provider, **auth)
+
+    def view(request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            events = receiver.parse(request.read(MAX_BODY + 1), request.headers)
+        except WebhookError as error:
+            status = 401 if isinstance(error, WebhookAuthError) else 400
+            logger.warning("%s webhook refused (%d): %s", receiver.provider, status, error)
+            response = HttpResponse(str(error), status=status, content_type="text/plain")
+            if status == 401 and receiver.challenge:
+                response["WWW-Authenticate"] = receiver.challenge
+            return response
+        for event in events:
+            delivery_event.send(sender=receiver.provider, event=event)
+        return HttpResponse(status=200)
+
+    view.__name__ = view.__qualname__ = f"unisend_{receiver.provider}_webhook"
+    return csrf_exempt(view)  # type: ignore[no-any-return]
+
+
+__all__ = ["SETTINGS_KEYS", "EmailBackend", "delivery_event", "to_message", "webhook_view"]

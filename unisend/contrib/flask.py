@@ -14,13 +14,16 @@ sent through the extension in the block (after the default sender is applied), f
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
+from flask import Response as _Response
+from flask import request as _request
 
 from .. import ConfigurationError
 from . import build_mailer, resolve_url, retry_from_config
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from .._mailer import Mailer
     from .._message import Message
     from .._result import SendResult
+    from ..webhooks import DeliveryEvent
 
 #: The key under ``app.extensions``.
 EXTENSION_KEY = "unisend"
@@ -129,4 +133,58 @@ class Unisend:
                 state.recorders.remove(outbox)
 
 
-__all__ = ["EXTENSION_KEY", "Unisend"]
+# ------------------------------------------------------------ delivery-event webhooks
+
+_logger = logging.getLogger("unisend.contrib.flask")
+
+
+def webhook_view(
+    provider: str, handler: Callable[[DeliveryEvent], object], **auth: Any
+) -> Callable[[], _Response]:
+    """A Flask view receiving ``provider``'s delivery-event webhook::
+
+        app.add_url_rule(
+            "/hooks/postmark",
+            view_func=webhook_view("postmark", on_event, basic_auth="hook:s3cret"),
+            methods=["POST"],
+        )
+
+    ``auth`` takes the keywords of :func:`unisend.webhooks.parse_events`
+    (``basic_auth``, ``verification_key``, ``signing_secret``, ``token``,
+    ``insecure``), checked here (:class:`~unisend.ConfigurationError`). The view answers
+    401 when the request fails verification, 400 when the body is malformed (or over
+    10 MB), 405 for a method other than POST, and otherwise calls ``handler(event)`` once
+    per event, in order, then answers 200. A handler that raises makes the request fail
+    (HTTP 500), so the provider sends it again. The endpoint name defaults to
+    ``unisend_<provider>_webhook``.
+    """
+    from ..webhooks import WebhookAuthError, WebhookError
+    from ..webhooks._decode import MAX_BODY
+    from ..webhooks._receiver import Receiver
+
+    receiver = Receiver(provider, **auth)
+
+    def view() -> _Response:
+        if _request.method != "POST":
+            return _Response("POST only", status=405, headers={"Allow": "POST"})
+        try:
+            length = _request.content_length
+            if length is not None and length > MAX_BODY:  # refuse before reading it
+                raise WebhookError(f"webhook body is {length} bytes, over the 10 MB limit")
+            events = receiver.parse(_request.get_data(), _request.headers)
+        except WebhookError as error:
+            status = 401 if isinstance(error, WebhookAuthError) else 400
+            _logger.warning("%s webhook refused (%d): %s", receiver.provider, status, error)
+            response = _Response(str(error), status=status, mimetype="text/plain")
+            if status == 401 and receiver.challenge:
+                response.headers["WWW-Authenticate"] = receiver.challenge
+            return response
+        for event in events:
+            handler(event)
+        return _Response("", status=200)
+
+    view.__name__ = view.__qualname__ = f"unisend_{receiver.provider}_webhook"
+    return view
+
+
+__all__ = ["EXTENSION_KEY", "Unisend", "webhook_view"]

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SendError
+from .events import make_event as make_event
 
 if TYPE_CHECKING:
     from .._message import Address, Message

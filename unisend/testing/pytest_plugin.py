@@ -1,4 +1,5 @@
-"""The unisend pytest plugin (entry point ``pytest11``): the ``unisend_outbox`` fixture.
+"""The unisend pytest plugin (entry point ``pytest11``): the ``unisend_outbox`` and
+``unisend_inbox`` fixtures.
 
 >>> def test_welcome_mail(unisend_outbox):
 ...     signup("bob@example.com")           # any code that sends through unisend
@@ -14,10 +15,14 @@ Django, Flask or Celery are installed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import Outbox, capture_outbox
+
+if TYPE_CHECKING:
+    from .inbox import InboxServer
 
 
 @pytest.fixture
@@ -31,4 +36,24 @@ def unisend_outbox() -> Iterator[Outbox]:
         yield outbox
 
 
-__all__ = ["unisend_outbox"]
+@pytest.fixture(scope="session")
+def _unisend_inbox_server() -> Iterator[InboxServer]:
+    from .inbox import InboxServer
+
+    with InboxServer.start() as server:
+        yield server
+
+
+@pytest.fixture
+def unisend_inbox(_unisend_inbox_server: InboxServer) -> InboxServer:
+    """A real ``unisend sandbox serve`` (SMTP + API, loopback, free ports), started once
+    per session and emptied before each test; needs ``unisend[server]``.
+
+    Point the code under test at ``unisend_inbox.smtp_host``/``smtp_port``, then
+    ``unisend_inbox.wait_for(subject=..., to=...)``.
+    """
+    _unisend_inbox_server.clear()
+    return _unisend_inbox_server
+
+
+__all__ = ["unisend_inbox", "unisend_outbox"]
