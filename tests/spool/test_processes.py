@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,29 +43,28 @@ def unisend_cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str
 
 
 def worker(location: str, url: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "unisend",
-            "spool",
-            "--spool",
-            location,
-            "run",
-            "--url",
-            url,
-            "--poll",
-            "0.05",
-            "--lease",
-            "1",
-            "--schedule",
-            "0.05",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    """A ``unisend spool run`` process; its log (one line per delivery) goes to a temporary
+    file, so a full pipe can never stall it."""
+    log = tempfile.TemporaryFile(mode="w+")
+    options = ["--poll", "0.05", "--lease", "1", "--schedule", "0.05", *extra]
+    command = [sys.executable, "-m", "unisend", "spool", "--spool", location, "run"]
+    proc = subprocess.Popen(
+        [*command, "--url", url, *options], stdout=subprocess.PIPE, stderr=log, text=True
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def wait_for_log(proc: subprocess.Popen[str], text: str, timeout: float = 30) -> str:
+    """The worker's log once it contains ``text`` (or at the timeout)."""
+    deadline = time.monotonic() + timeout
+    log = proc.log  # type: ignore[attr-defined]
+    while True:
+        log.seek(0)
+        content: str = log.read()
+        if text in content or time.monotonic() > deadline:
+            return content
+        time.sleep(0.05)
 
 
 def sendgrid_url(recorder: Recorder) -> str:
@@ -167,12 +167,11 @@ def test_cli_retry_failed(location: str) -> None:
 def test_sigterm_stops_the_worker_cleanly(location: str) -> None:
     with recording_server() as recorder:
         proc = worker(location, sendgrid_url(recorder))
-        assert proc.stderr is not None
-        started = proc.stderr.readline()
-        assert "spool worker started" in started and "key" not in started
+        started = wait_for_log(proc, "spool worker started")
+        assert "spool worker started" in started and "key@" not in started
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, wait_for_log(proc, "")
     assert "sent 0, deferred 0, failed 0" in out
 
 
