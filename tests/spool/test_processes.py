@@ -45,7 +45,7 @@ def unisend_cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str
 def worker(location: str, url: str, *extra: str) -> subprocess.Popen[str]:
     """A ``unisend spool run`` process; its log (one line per delivery) goes to a temporary
     file, so a full pipe can never stall it."""
-    log = tempfile.TemporaryFile(mode="w+")
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed with the process)
     options = ["--poll", "0.05", "--lease", "1", "--schedule", "0.05", *extra]
     command = [sys.executable, "-m", "unisend", "spool", "--spool", location, "run"]
     proc = subprocess.Popen(
