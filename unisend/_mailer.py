@@ -32,6 +32,7 @@ from .transports.base import require_sender
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from .spool import Spool
     from .transports.base import Transport
 
 T = TypeVar("T")
@@ -106,6 +107,7 @@ class _BaseMailer:
         *,
         default_sender: Address | str | None = None,
         retry: RetryPolicy | None = None,
+        spool: Spool | str | os.PathLike[str] | None = None,
     ) -> None:
         if isinstance(transport, str):
             transport = from_url(transport)
@@ -116,6 +118,8 @@ class _BaseMailer:
             None if default_sender is None else Address.parse(default_sender, "default_sender")
         )
         self.retry = retry if retry is not None else RetryPolicy()
+        #: Where messages that no route accepts now are kept for later (see :class:`Spool`).
+        self.spool = _open_spool(spool)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Self:
@@ -124,7 +128,10 @@ class _BaseMailer:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
-        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox."""
+        """Build a mailer from ``UNISEND_URL``; without it, mail goes to the local sandbox.
+        With ``UNISEND_SPOOL`` set, what no route accepts now is queued there."""
+        if os.environ.get("UNISEND_SPOOL") and "spool" not in kwargs:
+            kwargs["spool"] = os.environ["UNISEND_SPOOL"]
         return cls(from_url(os.environ.get("UNISEND_URL") or DEFAULT_URL), **kwargs)
 
     def _prepare(self, message: Message) -> Message:
@@ -161,8 +168,21 @@ class Mailer(_BaseMailer):
     """
 
     def send(self, message: Message) -> SendResult:
-        """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
-        return run(deliver(self._route(), self._prepare(message), self.retry))
+        """Send one message; return its :class:`SendResult` or raise a :class:`SendError`.
+
+        With a ``spool``, a message that no route accepts now (transient or route
+        failures) is queued instead: the result has ``queued=True`` and its ``spool_id``.
+        """
+        prepared = self._prepare(message)
+        try:
+            return self._send_now(prepared)
+        except SendError as error:
+            if self.spool is None or not spoolable(error):
+                raise
+            return queued_result(self.spool.put(prepared), error)
+
+    def _send_now(self, message: Message) -> SendResult:
+        return run(deliver(self._route(), message, self.retry))
 
     def send_many(
         self, messages: Sequence[Message], *, concurrency: int = SYNC_CONCURRENCY
@@ -178,6 +198,15 @@ class Mailer(_BaseMailer):
         worker threads, which pays off for the HTTP transports (their client is shared
         safely between threads) and for ``SMTPTransport(pool_size=N)`` up to N.
         """
+        outcomes = self._send_many_now(messages, concurrency)
+        if self.spool is None:
+            return outcomes
+        prepared = [self._prepare(message) for message in messages]
+        return spool_failures(self.spool, prepared, outcomes)
+
+    def _send_many_now(
+        self, messages: Sequence[Message], concurrency: int
+    ) -> list[SendResult | SendError]:
         check_concurrency(concurrency)
         route = self._route()
         prepared = self._prepare_all(route, messages)
@@ -212,14 +241,38 @@ class AsyncMailer(_BaseMailer):
     """The async twin of :class:`Mailer`; never blocks the event loop."""
 
     async def send(self, message: Message) -> SendResult:
-        """Send one message; return its :class:`SendResult` or raise a :class:`SendError`."""
-        return await arun(deliver(self._route(), self._prepare(message), self.retry))
+        """Send one message; return its :class:`SendResult` or raise a :class:`SendError`
+        (with a ``spool``, queue what no route accepts now, as :meth:`Mailer.send`)."""
+        prepared = self._prepare(message)
+        try:
+            return await self._send_now(prepared)
+        except SendError as error:
+            if self.spool is None or not spoolable(error):
+                raise
+            import asyncio
+
+            entry = await asyncio.to_thread(self.spool.put, prepared)
+            return queued_result(entry, error)
+
+    async def _send_now(self, message: Message) -> SendResult:
+        return await arun(deliver(self._route(), message, self.retry))
 
     async def send_many(
         self, messages: Sequence[Message], *, concurrency: int = ASYNC_CONCURRENCY
     ) -> list[SendResult | SendError]:
         """Async :meth:`Mailer.send_many`, with at most ``concurrency`` messages in flight
         (default 32; batch endpoints are used as in :meth:`Mailer.send_many`)."""
+        outcomes = await self._send_many_now(messages, concurrency)
+        if self.spool is None:
+            return outcomes
+        import asyncio
+
+        prepared = [self._prepare(message) for message in messages]
+        return await asyncio.to_thread(spool_failures, self.spool, prepared, outcomes)
+
+    async def _send_many_now(
+        self, messages: Sequence[Message], concurrency: int
+    ) -> list[SendResult | SendError]:
         check_concurrency(concurrency)
         route = self._route()
         prepared = self._prepare_all(route, messages)
@@ -248,6 +301,52 @@ class AsyncMailer(_BaseMailer):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _open_spool(spool: Spool | str | os.PathLike[str] | None) -> Spool | None:
+    if spool is None:
+        return None
+    from .spool import Spool
+
+    return spool if isinstance(spool, Spool) else Spool(spool)
+
+
+def spoolable(error: SendError) -> bool:
+    """True when a later try may succeed: transient and route failures, not rejections."""
+    from .spool._spool import _is_final
+
+    return not _is_final(error)
+
+
+def queued_result(entry: Any, error: SendError) -> SendResult:
+    """The result of a send that was queued in the spool as ``entry`` after ``error``."""
+    return SendResult(
+        message_id=None,
+        transport="spool",
+        attempts=tuple(getattr(error, "attempts", ()) or ()),
+        queued=True,
+        spool_id=entry.id,
+    )
+
+
+def spool_failures(
+    spool: Spool, messages: Sequence[Message], outcomes: Sequence[SendResult | SendError]
+) -> list[SendResult | SendError]:
+    """Queue (in one transaction) the messages whose outcome is spoolable; their
+    outcomes become queued results."""
+    failed = [
+        index
+        for index, outcome in enumerate(outcomes)
+        if isinstance(outcome, SendError) and spoolable(outcome)
+    ]
+    results = list(outcomes)
+    if failed:
+        entries = spool.put_many([messages[index] for index in failed])
+        for index, entry in zip(failed, entries, strict=True):
+            error = outcomes[index]
+            assert isinstance(error, SendError)
+            results[index] = queued_result(entry, error)
+    return results
 
 
 __all__ = ["DEFAULT_URL", "ROUTE_OVERRIDE", "AsyncMailer", "Mailer", "arun", "run"]
