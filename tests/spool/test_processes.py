@@ -6,7 +6,6 @@ Workers are real ``unisend spool run`` processes sending to a real HTTP server o
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import stat
@@ -223,11 +222,22 @@ def test_two_workers_send_each_message_once(location: str) -> None:
     assert sum(sent_by) == 300 and all(sent_by), sent_by  # both workers took a share
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("kills", [10])
-def test_crash_soak(location: str, kills: int, soak_size: int) -> None:
-    """Routes with 30 % faults, a worker SIGKILLed at random and restarted: nothing is lost,
-    and only what was in flight at a kill can be sent twice."""
+@pytest.mark.timeout(300)
+def test_crash_soak(location: str) -> None:
+    """2,000 entries, routes with 30 % faults, a worker SIGKILLed at random 10 times and
+    restarted: nothing is lost, and only what was in flight at a kill can be sent twice."""
+    crash_soak(location, size=2000, kills=10)
+
+
+@pytest.mark.soak_long
+@pytest.mark.timeout(1800)
+def test_crash_soak_long(location: str) -> None:
+    """The long version (``pytest -m soak_long``): 10,000 entries, 40 kills."""
+    crash_soak(location, size=10_000, kills=40)
+
+
+def crash_soak(location: str, *, size: int, kills: int) -> None:
+    soak_size = size
     rng = random.Random(11)
     with recording_server(fault_rate=0.3, seed=5) as recorder:
         url = sendgrid_url(recorder)
@@ -239,7 +249,7 @@ def test_crash_soak(location: str, kills: int, soak_size: int) -> None:
             proc.kill()
             proc.communicate(timeout=30)
         time.sleep(1.1)  # the last killed worker's lease runs out
-        _drain(location, url)
+        _drain(location, url, timeout=30 + size / 20)
         with Spool(location) as spool:
             counts = spool.counts()
             ambiguous = sum(
@@ -255,10 +265,3 @@ def test_crash_soak(location: str, kills: int, soak_size: int) -> None:
     assert duplicates <= kills, (duplicates, recorder.accepted.most_common(3))
     assert ambiguous <= kills
     assert recorder.faults > soak_size * 0.2  # the faults really happened
-
-
-@pytest.fixture
-def soak_size(request: pytest.FixtureRequest) -> int:
-    """2,000 entries (the issue's figure); ``-m soak`` runs are the same, longer ones may
-    raise it with UNISEND_SOAK_SIZE."""
-    return int(os.environ.get("SOAK_SIZE", "2000"))
