@@ -264,7 +264,7 @@ def hot() -> None:
 
     from unisend._mime import render
     from unisend.transports import SendGridTransport
-    from unisend.transports._http import _has_long_string
+    from unisend.transports._json_body import has_long_string as _has_long_string
 
     message = _message(None)
     document = SendGridTransport(api_key="k")._build_request(message).json

@@ -29,7 +29,13 @@ from servers.smtp import SMTPServer, smtp_ca, smtp_plain, smtp_server_factory  #
 
 from unisend import Attachment, Message, MessageRejected, TransientError, _mime
 from unisend._mime import render
-from unisend.transports import PostmarkTransport, SendGridTransport, SMTPTransport, _http
+from unisend.transports import (
+    PostmarkTransport,
+    SendGridTransport,
+    SMTPTransport,
+    _http,
+    _json_body,
+)
 from unisend.transports._http import ApiRequest, HttpTransport, JsonBody, request_json
 from unisend.transports.smtp._transaction import LEADING_DOT as _LEADING_DOT
 from unisend.transports.smtp._transaction import send_chunks as _send_chunks
@@ -257,8 +263,8 @@ def test_json_body_is_byte_identical_to_httpx_json(document: Any) -> None:
     """With tiny thresholds every string of a few characters is streamed in slices of 3:
     escapes, non-ASCII and slice boundaries all land in the middle of a slice somewhere."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_http, "STREAM_STRING_CHARS", 4)
-        patch.setattr(_http, "_SLICE_CHARS", 3)
+        patch.setattr(_json_body, "STREAM_STRING_CHARS", 4)
+        patch.setattr(_json_body, "_SLICE_CHARS", 3)
         body = JsonBody(document)
         data = b"".join(body)
     expected = compact_json(document)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ._routing import Failover, RoundRobin
     from ._url import from_url
     from .doctor import Check, Diagnosis, adiagnose, diagnose
+    from .spool import Spool, SpoolEntry, SpoolReport
 
 _LAZY = {
     "DKIM": "unisend._dkim",
@@ -56,6 +57,9 @@ _LAZY = {
     "adiagnose": "unisend.doctor._run",
     "Diagnosis": "unisend.doctor._model",
     "Check": "unisend.doctor._model",
+    "Spool": "unisend.spool",
+    "SpoolEntry": "unisend.spool",
+    "SpoolReport": "unisend.spool",
 }
 
 
@@ -95,6 +99,9 @@ __all__ = [  # noqa: RUF022
     "RoundRobin",
     "SendError",
     "SendResult",
+    "Spool",
+    "SpoolEntry",
+    "SpoolReport",
     "TransientError",
     "UnisendError",
     "__version__",

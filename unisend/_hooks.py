@@ -17,15 +17,28 @@ are still plain (non-async) callables. An exception in a hook is logged on the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import logging
+
     from ._errors import SendError
     from ._result import Attempt
 
-logger = logging.getLogger("unisend")
+_logger: logging.Logger | None = None
+
+
+def logger() -> logging.Logger:
+    """The ``unisend`` logger; :mod:`logging` is imported on first use, so that
+    ``from unisend import Mailer`` does not pay for it."""
+    global _logger
+    if _logger is None:
+        import logging
+
+        _logger = logging.getLogger("unisend")
+    return _logger
+
 
 #: ``on_attempt(attempt)``
 AttemptHook = Callable[["Attempt"], None]
@@ -39,7 +52,7 @@ def call_hook(hook: Callable[..., object], *args: object) -> None:
     try:
         hook(*args)
     except Exception:
-        logger.exception("unisend hook %r raised; the send goes on", hook)
+        logger().exception("unisend hook %r raised; the send goes on", hook)
 
 
-__all__ = ["AttemptHook", "FailoverHook", "call_hook"]
+__all__ = ["AttemptHook", "FailoverHook", "call_hook", "logger"]

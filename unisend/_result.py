@@ -37,6 +37,10 @@ class SendResult:
     rejected: dict[str, str] = field(default_factory=dict)
     attempts: tuple[Attempt, ...] = ()
     recipient_ids: dict[str, str] = field(default_factory=dict)
+    #: True when no route accepted the message now and it was queued in the mailer's spool.
+    queued: bool = False
+    #: The spool entry's id when ``queued``.
+    spool_id: str | None = None
 
 
 __all__ = ["Attempt", "SendResult"]

@@ -1,8 +1,9 @@
-"""Routing between transports: :class:`Failover` and :class:`RoundRobin`, one engine.
+"""Routing between transports: :class:`Failover` and :class:`RoundRobin`.
 
-Each send walks routes picked by the router (declared order for ``Failover``, smooth
-weighted rotation for ``RoundRobin``), applying the :class:`~unisend.RetryPolicy` per
-route. The error class decides what happens next:
+A router only picks. The delivery plan (:mod:`unisend._delivery`) asks it which route is
+next (:meth:`~_Router.pick`: declared order for ``Failover``, smooth weighted rotation for
+``RoundRobin``) and tells it what happened (:meth:`~_Router.given_up`,
+:meth:`~_Router.succeeded`); retry, the attempt trail, hooks and errors are the plan's:
 
 - :class:`~unisend.TransientError` / :class:`~unisend.RateLimited`: retried on the same
   route; once its tries are exhausted, the route cools down and the next one is taken;
@@ -19,25 +20,24 @@ router serves many threads and many asyncio tasks at once.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, TypedDict
 
-from ._errors import AllRoutesFailed, ConfigurationError, MessageRejected, SendError
-from ._hooks import AttemptHook, FailoverHook, call_hook
-from ._retry import NO_RETRY, RetryPolicy, asend_with_retry, send_with_retry
+from ._delivery import Routing, deliver
+from ._errors import ConfigurationError
+from ._hooks import AttemptHook, FailoverHook
+from ._retry import NO_RETRY, RetryPolicy
 from .transports.base import Transport
 
 if TYPE_CHECKING:
-    from ._message import Message
-    from ._result import Attempt, SendResult
-    from ._url import UrlSpec
+    from typing_extensions import Unpack
 
-logger = logging.getLogger("unisend")
+    from ._message import Message
+    from ._result import SendResult
 
 
 @dataclass(frozen=True)
@@ -66,19 +66,21 @@ class _RouteState:
         self.current_weight = 0
 
 
-def _chain(first: AttemptHook | None, second: AttemptHook | None) -> AttemptHook | None:
-    if first is None or second is None:
-        return first or second
+class RouterOptions(TypedDict, total=False):
+    """The keywords every router takes (see :class:`Failover`), passed on by
+    ``RoundRobin(..., **options)`` so type checkers still see each one."""
 
-    def both(attempt: Attempt) -> None:
-        call_hook(first, attempt)
-        call_hook(second, attempt)
+    cooldown: float
+    name: str | None
+    retry: RetryPolicy | None
+    on_attempt: AttemptHook | None
+    on_failover: FailoverHook | None
+    _clock: Callable[[], float]
 
-    return both
 
-
-class _Router(Transport):
-    """The routing engine shared by :class:`Failover` and :class:`RoundRobin`."""
+class _Router(Transport, Routing):
+    """What :class:`Failover` and :class:`RoundRobin` share: route state, cooldown,
+    health; they differ only in :meth:`_choose`."""
 
     kind: ClassVar[str] = "router"
 
@@ -150,22 +152,19 @@ class _Router(Transport):
             self._state = [_RouteState() for _ in self._routes]
 
     def send(self, message: Message) -> SendResult:
-        """Walk the routes once each, without retry (unless the router has its own
-        ``retry``); see :meth:`deliver`."""
-        return self.deliver(message, NO_RETRY)
+        """Deliver ``message`` through the routes, each tried once (or per the router's
+        own ``retry``): the whole walk of :mod:`unisend._delivery`, run here by the sync
+        driver. Inside a mailer the router is never sent through: the plan asks it
+        which route is next (:meth:`pick`) and tells it what happened."""
+        from ._mailer import run
+
+        return run(deliver(self, message, NO_RETRY))
 
     async def asend(self, message: Message) -> SendResult:
         """Async :meth:`send`."""
-        return await self.adeliver(message, NO_RETRY)
+        from ._mailer import arun
 
-    def deliver(self, message: Message, retry: RetryPolicy) -> SendResult:
-        """Send through the routes with ``retry`` applied per route (the router's own
-        ``retry`` wins when set). The result's ``attempts`` lists every try in order."""
-        return self._deliver_into(message, retry, [], None)
-
-    async def adeliver(self, message: Message, retry: RetryPolicy) -> SendResult:
-        """Async :meth:`deliver`."""
-        return await self._adeliver_into(message, retry, [], None)
+        return await arun(deliver(self, message, NO_RETRY))
 
     def check(self, message: Message) -> None:
         """Check ``message`` against every route: any of them may end up carrying it."""
@@ -197,104 +196,23 @@ class _Router(Transport):
     def _describe(self) -> str:
         return f"routes=[{', '.join(route.name for route in self._routes)}]"
 
-    # -- the walk --------------------------------------------------------------------------
+    # -- what the delivery plan asks (see unisend._delivery.Routing) ---------------------
 
-    def _deliver_into(
-        self,
-        message: Message,
-        retry: RetryPolicy,
-        trail: list[Attempt],
-        outer_hook: AttemptHook | None,
-    ) -> SendResult:
-        policy = self.retry or retry
-        hook = _chain(self.on_attempt, outer_hook)
-        start, tried = len(trail), set[int]()
-        index = self._next(tried)
-        while index is not None:
-            tried.add(index)
-            route = self._routes[index]
-            try:
-                if isinstance(route, _Router):
-                    result = route._deliver_into(message, policy, trail, hook)
-                else:
-                    result = send_with_retry(route, message, policy, trail, hook)
-            except MessageRejected:
-                raise
-            except SendError as error:
-                index = self._given_up(index, error, tried)
-                continue
-            self._succeeded(index)
-            return result  # its attempts already hold the whole trail (shared list)
-        raise self._all_failed(trail[start:])
-
-    async def _adeliver_into(
-        self,
-        message: Message,
-        retry: RetryPolicy,
-        trail: list[Attempt],
-        outer_hook: AttemptHook | None,
-    ) -> SendResult:
-        policy = self.retry or retry
-        hook = _chain(self.on_attempt, outer_hook)
-        start, tried = len(trail), set[int]()
-        index = self._next(tried)
-        while index is not None:
-            tried.add(index)
-            route = self._routes[index]
-            try:
-                if isinstance(route, _Router):
-                    result = await route._adeliver_into(message, policy, trail, hook)
-                else:
-                    result = await asend_with_retry(route, message, policy, trail, hook)
-            except MessageRejected:
-                raise
-            except SendError as error:
-                index = self._given_up(index, error, tried)
-                continue
-            self._succeeded(index)
-            return result  # its attempts already hold the whole trail (shared list)
-        raise self._all_failed(trail[start:])
-
-    def _given_up(self, index: int, error: SendError, tried: set[int]) -> int | None:
-        """Cool route ``index`` down, pick the next route, tell the logs and the hook."""
-        route = self._routes[index]
+    def given_up(self, index: int) -> None:
+        """Route ``index`` failed this delivery: it cools down for :attr:`cooldown`."""
         with self._lock:
             now = self._clock()
             state = self._state[index]
             state.failures += 1
             state.failed_at = now
             state.cooling_until = now + self.cooldown
-        following = self._next(tried)
-        to = None if following is None else self._routes[following].name
-        logger.info(
-            "%s: route %s failed (%s, status %s), cooling down %.1fs; %s",
-            self.name,
-            route.name,
-            type(error).__name__,
-            error.status_code,
-            self.cooldown,
-            f"trying {to}" if to is not None else "no route left",
-        )
-        if self.on_failover is not None:
-            call_hook(self.on_failover, route.name, to, error)
-        return following
 
-    def _succeeded(self, index: int) -> None:
+    def succeeded(self, index: int) -> None:
+        """Route ``index`` accepted a message: its failures are forgotten."""
         with self._lock:
             state = self._state[index]
             state.failures = 0
             state.cooling_until = None
-
-    def _all_failed(self, attempts: Sequence[Attempt]) -> AllRoutesFailed:
-        errors = [attempt.error for attempt in attempts if attempt.error is not None]
-        tried = list(dict.fromkeys(attempt.transport for attempt in attempts))
-        last = f"; last error: {errors[-1]}" if errors else ""
-        return AllRoutesFailed(
-            f"every route of {self.name} failed (tried {', '.join(tried)}){last}",
-            errors=errors,
-            attempts=attempts,
-            transport=self.name,
-        )
 
     # -- picking ---------------------------------------------------------------------------
 
@@ -302,8 +220,9 @@ class _Router(Transport):
     def _cooling(state: _RouteState, now: float) -> bool:
         return state.cooling_until is not None and now < state.cooling_until
 
-    def _next(self, tried: set[int]) -> int | None:
-        """The next route for this send, or None when it has none left."""
+    def pick(self, tried: set[int]) -> int | None:
+        """The next route for this delivery, skipping ``tried`` and the cooling routes,
+        or None when it has none left."""
         with self._lock:
             now = self._clock()
             ready = [
@@ -367,22 +286,9 @@ class RoundRobin(_Router):
         transports: Sequence[Transport | str],
         *,
         weights: Sequence[int] | None = None,
-        cooldown: float = 60.0,
-        name: str | None = None,
-        retry: RetryPolicy | None = None,
-        on_attempt: AttemptHook | None = None,
-        on_failover: FailoverHook | None = None,
-        _clock: Callable[[], float] = time.monotonic,
+        **options: Unpack[RouterOptions],
     ) -> None:
-        super().__init__(
-            transports,
-            cooldown=cooldown,
-            name=name,
-            retry=retry,
-            on_attempt=on_attempt,
-            on_failover=on_failover,
-            _clock=_clock,
-        )
+        super().__init__(transports, **options)
         #: Each route's weight, in declared order.
         self.weights = _check_weights(weights, len(self._routes))
         self._rotation: list[int] = list(range(len(self._routes)))
@@ -450,80 +356,4 @@ def _check_weights(weights: Sequence[int] | None, count: int) -> tuple[int, ...]
     return values
 
 
-# -- composition URLs: failover(URL URL ...)?cooldown=30, roundrobin(URL URL)?weights=3,1 ------
-
-_RETRY_KEYS = ("attempts", "backoff", "max_backoff", "max_retry_after", "jitter")
-
-
-def _failover_query(
-    *,
-    name: str = "",
-    cooldown: float = 60.0,
-    attempts: int = 3,
-    backoff: float = 0.5,
-    max_backoff: float = 30.0,
-    max_retry_after: float = 60.0,
-    jitter: bool = True,
-) -> None:
-    """The query parameters ``failover(...)`` takes (typed by their defaults)."""
-
-
-def _roundrobin_query(
-    *,
-    name: str = "",
-    weights: str = "",
-    cooldown: float = 60.0,
-    attempts: int = 3,
-    backoff: float = 0.5,
-    max_backoff: float = 30.0,
-    max_retry_after: float = 60.0,
-    jitter: bool = True,
-) -> None:
-    """The query parameters ``roundrobin(...)`` takes (typed by their defaults)."""
-
-
-def _common(spec: UrlSpec, options: dict[str, object]) -> dict[str, object]:
-    """cooldown and name as they are; the retry keys become the router's own RetryPolicy."""
-    common: dict[str, object] = {}
-    if "cooldown" in options:
-        common["cooldown"] = options["cooldown"]
-    if options.get("name"):
-        common["name"] = options["name"]
-    retry = {key: options[key] for key in _RETRY_KEYS if key in options}
-    if retry:
-        try:
-            common["retry"] = RetryPolicy(**retry)  # type: ignore[arg-type]
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{spec.display}: {exc}") from None
-    return common
-
-
-def failover_from_spec(children: list[Transport], spec: UrlSpec) -> Failover:
-    """``failover(URL URL ...)?cooldown=30&attempts=2&backoff=0.1&name=mail``"""
-    options = spec.kwargs_for(_failover_query)
-    try:
-        return Failover(children, **_common(spec, options))  # type: ignore[arg-type]
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{spec.display}: {exc}") from None
-
-
-def roundrobin_from_spec(children: list[Transport], spec: UrlSpec) -> RoundRobin:
-    """``roundrobin(URL URL ...)?weights=3,1&cooldown=30&attempts=2``"""
-    options = spec.kwargs_for(_roundrobin_query)
-    weights: list[int] | None = None
-    raw = str(options.get("weights", ""))
-    if raw:
-        try:
-            weights = [int(part) for part in raw.split(",")]
-        except ValueError:
-            raise ConfigurationError(
-                f"{spec.display}: weights={raw!r} must be whole numbers separated by commas, "
-                "e.g. weights=3,1"
-            ) from None
-    try:
-        return RoundRobin(children, weights=weights, **_common(spec, options))  # type: ignore[arg-type]
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{spec.display}: {exc}") from None
-
-
-__all__ = ["Failover", "RoundRobin", "RouteHealth", "failover_from_spec", "roundrobin_from_spec"]
+__all__ = ["Failover", "RoundRobin", "RouteHealth"]

@@ -1,14 +1,15 @@
 """Configuration URLs: parsing, composition and the scheme registry.
 
 ``from_url("smtp://user:pass@host:587")`` looks the scheme up in :data:`SCHEMES` and
-imports the provider's module only then, so ``import unisend`` stays light. Query
-parameters map onto the constructor keyword of the same name, typed from its default.
+imports the provider's module only then, so ``import unisend`` stays light. Each scheme
+declares the query parameters it takes, typed, in :data:`OPTIONS`; each maps onto the
+constructor keyword of the same name. The composition grammar (``failover(URL URL
+...)?query``, ``roundrobin(...)``, nesting) and its factories are here too.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,12 +42,6 @@ CREDENTIAL_KEYWORDS = frozenset(
     {"username", "password", "api_key", "secret_key", "server_token", "token", "oauth_token"}
 )
 
-#: composition name -> "module:factory"; each factory takes (children, UrlSpec of the query).
-COMPOSITIONS: dict[str, str] = {
-    "failover": "unisend._routing:failover_from_spec",
-    "roundrobin": "unisend._routing:roundrobin_from_spec",
-}
-
 
 @dataclass(frozen=True)
 class UrlSpec:
@@ -71,11 +66,13 @@ class UrlSpec:
             raise ConfigurationError(f"{self.display}: the URL is missing {what}")
         return value
 
-    def kwargs_for(
-        self, factory: Callable[..., Any], *, skip: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        """Map query parameters onto ``factory``'s keyword arguments, typed by their defaults."""
-        params = _parameters(factory)
+    def options(self, *, skip: Iterable[str] = ()) -> dict[str, Any]:
+        """The query parameters as typed keyword arguments, as :data:`OPTIONS` declares
+        them for this scheme; the names in ``skip`` are left to the caller (and ignored
+        here). An undeclared name, a credential or a value of the wrong type is a
+        ConfigurationError saying what the scheme takes."""
+        declared = OPTIONS.get(self.scheme, {})
+        skipped = set(skip)
         kwargs: dict[str, Any] = {}
         for key, raw in self.query.items():
             if key in CREDENTIAL_KEYWORDS:
@@ -83,71 +80,92 @@ class UrlSpec:
                     f"{self.display}: put the credential in the URL's user part "
                     f"(scheme://USER:SECRET@host or scheme://KEY@default), not in ?{key}="
                 )
-            if key in skip:
+            if key in skipped:
                 continue
-            param = params.get(key)
-            if param is None or not _url_settable(param):
-                known = sorted(
-                    p
-                    for p in params
-                    if p not in skip and p not in CREDENTIAL_KEYWORDS and _url_settable(params[p])
-                )
+            kind = declared.get(key)
+            if kind is None:
+                known = sorted(set(declared) - skipped)
                 raise ConfigurationError(
                     f"{self.display}: unknown query parameter {key!r}; "
                     f"this scheme takes {', '.join(known) or 'none'}"
                 )
-            kwargs[key] = _coerce(key, raw, param.default, self.display)
+            kwargs[key] = _coerce(key, raw, kind, self.display)
         return kwargs
 
-
-def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
-    """``factory``'s parameters. A class whose constructor passes ``**options`` on to its
-    base's (``**options: Unpack[HttpOptions]``) also takes the keywords that one names,
-    typed by the defaults there."""
-    params = dict(inspect.signature(factory).parameters)
-    bases = getattr(factory, "__mro__", ())[1:-1]  # a class's bases, without object
-    constructors = [vars(base)["__init__"] for base in bases if "__init__" in vars(base)]
-    passes_on = _takes_var_keyword(params.values())
-    for init in constructors:
-        if not passes_on:
-            break
-        inherited = list(inspect.signature(init).parameters.values())[1:]  # without self
-        for param in inherited:
-            params.setdefault(param.name, param)
-        passes_on = _takes_var_keyword(inherited)
-    return params
+    def kwargs_for(self, factory: object = None, *, skip: Iterable[str] = ()) -> dict[str, Any]:
+        """:meth:`options` (``factory`` is no longer read: the options are declared in
+        :data:`OPTIONS`); kept for the transports that still call it."""
+        return self.options(skip=skip)
 
 
-def _takes_var_keyword(params: Iterable[inspect.Parameter]) -> bool:
-    return any(param.kind is inspect.Parameter.VAR_KEYWORD for param in params)
+#: What a query value becomes.
+OptionType = type[bool] | type[int] | type[float] | type[str]
+
+_HTTP_OPTIONS: dict[str, OptionType] = {
+    "base_url": str,
+    "timeout": float,
+    "connect_timeout": float,
+    "name": str,
+    "min_tls": str,
+    "ca_file": str,
+}
+_SMTP_OPTIONS: dict[str, OptionType] = {
+    "security": str,
+    "min_tls": str,
+    "allow_insecure_auth": bool,
+    "timeout": float,
+    "local_hostname": str,
+    "name": str,
+    "ca_file": str,
+    "pool_size": int,
+    "max_messages_per_connection": int,
+    "idle_timeout": float,
+    "pool_timeout": float,
+    "auth": str,
+}
+_RETRY_OPTIONS: dict[str, OptionType] = {
+    "attempts": int,
+    "backoff": float,
+    "max_backoff": float,
+    "max_retry_after": float,
+    "jitter": bool,
+}
+_MAILTRAP_OPTIONS: dict[str, OptionType] = {
+    **_HTTP_OPTIONS,
+    "sandbox": bool,
+    "inbox_id": str,
+    "bulk": bool,
+}
+
+#: scheme (or composition) -> the query parameters it takes and their types; each maps
+#: onto the constructor keyword of the same name (a test checks they exist there).
+OPTIONS: dict[str, Mapping[str, OptionType]] = {
+    "smtp": _SMTP_OPTIONS,
+    "smtps": _SMTP_OPTIONS,
+    "sendgrid": {**_HTTP_OPTIONS, "sandbox": bool},
+    "postmark": {**_HTTP_OPTIONS, "message_stream": str, "sandbox": bool},
+    "mailjet": {**_HTTP_OPTIONS, "sandbox": bool},
+    "brevo": {**_HTTP_OPTIONS, "sandbox": bool},
+    "mailtrap": _MAILTRAP_OPTIONS,
+    "mailtrap+sandbox": _MAILTRAP_OPTIONS,
+    "memory": {"name": str},
+    "console": {"name": str},
+    "sandbox": {"name": str},
+    "failover": {"name": str, "cooldown": float, **_RETRY_OPTIONS},
+    "roundrobin": {"name": str, "weights": str, "cooldown": float, **_RETRY_OPTIONS},
+}
 
 
-def _url_settable(param: inspect.Parameter) -> bool:
-    """Keyword parameters of a scalar type (bool, int, float, str) can come from a URL;
-    objects such as ``client=`` or ``ssl_context=`` cannot."""
-    if param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
-        return False
-    if isinstance(param.default, (bool, int, float, str)):
-        return True
-    members = {part.strip() for part in str(param.annotation).split("|")}
-    return param.default is None and members <= {"str", "int", "float", "bool", "None"}
-
-
-def _coerce(key: str, raw: str, default: Any, display: str) -> Any:
+def _coerce(key: str, raw: str, kind: OptionType, display: str) -> Any:
     try:
-        if isinstance(default, bool):
+        if kind is bool:
             lowered = raw.lower()
             if lowered not in {"true", "false", "1", "0", "yes", "no"}:
                 raise ValueError(raw)
             return lowered in {"true", "1", "yes"}
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
+        return kind(raw)
     except ValueError:
-        expected = type(default).__name__
-        raise ConfigurationError(f"{display}: {key}={raw!r} must be a {expected}") from None
-    return raw
+        raise ConfigurationError(f"{display}: {key}={raw!r} must be a {kind.__name__}") from None
 
 
 #: How to write a reserved character that a credential holds.
@@ -310,7 +328,7 @@ def from_url(url: str) -> Transport:
         children = [from_url(child) for child in _split_routes(inner, display)]
         options = parse_url(f"{name.strip().lower()}://{tail}")
         options = UrlSpec(scheme=options.scheme, query=options.query, display=display)
-        return _load(COMPOSITIONS[name.strip().lower()])(children, options)
+        return COMPOSITIONS[name.strip().lower()](children, options)
     spec = parse_url(url)
     target = SCHEMES.get(spec.scheme)
     if target is None:
@@ -329,4 +347,73 @@ def from_url(url: str) -> Transport:
     return factory(spec)
 
 
-__all__ = ["COMPOSITIONS", "SCHEMES", "UrlSpec", "from_url", "parse_url"]
+# -- composition: failover(URL URL ...)?cooldown=30, roundrobin(URL URL)?weights=3,1 ------
+
+
+def _router_options(spec: UrlSpec, options: Mapping[str, Any]) -> dict[str, Any]:
+    """cooldown and name as they are; the retry keys become the router's own RetryPolicy."""
+    common: dict[str, Any] = {}
+    if "cooldown" in options:
+        common["cooldown"] = options["cooldown"]
+    if options.get("name"):
+        common["name"] = options["name"]
+    retry = {key: options[key] for key in _RETRY_OPTIONS if key in options}
+    if retry:
+        from ._retry import RetryPolicy
+
+        try:
+            common["retry"] = RetryPolicy(**retry)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{spec.display}: {exc}") from None
+    return common
+
+
+def failover_from_spec(children: list[Transport], spec: UrlSpec) -> Transport:
+    """``failover(URL URL ...)?cooldown=30&attempts=2&backoff=0.1&name=mail``"""
+    from ._routing import Failover
+
+    try:
+        return Failover(children, **_router_options(spec, spec.options()))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{spec.display}: {exc}") from None
+
+
+def roundrobin_from_spec(children: list[Transport], spec: UrlSpec) -> Transport:
+    """``roundrobin(URL URL ...)?weights=3,1&cooldown=30&attempts=2``"""
+    from ._routing import RoundRobin
+
+    options = spec.options()
+    common = _router_options(spec, options)
+    raw = options.get("weights", "")
+    weights: list[int] | None = None
+    if raw:
+        try:
+            weights = [int(part) for part in raw.split(",")]
+        except ValueError:
+            raise ConfigurationError(
+                f"{spec.display}: weights={raw!r} must be whole numbers separated by commas, "
+                "e.g. weights=3,1"
+            ) from None
+    try:
+        return RoundRobin(children, weights=weights, **common)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{spec.display}: {exc}") from None
+
+
+#: composition name -> factory(children, UrlSpec of the query after ``)``).
+COMPOSITIONS: dict[str, Callable[[list[Transport], UrlSpec], Transport]] = {
+    "failover": failover_from_spec,
+    "roundrobin": roundrobin_from_spec,
+}
+
+
+__all__ = [
+    "COMPOSITIONS",
+    "OPTIONS",
+    "SCHEMES",
+    "UrlSpec",
+    "failover_from_spec",
+    "from_url",
+    "parse_url",
+    "roundrobin_from_spec",
+]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ._errors import ConfigurationError, InvalidMessage, SendError, UnisendError
 from ._redact import redact_secrets, url_secrets
 from ._version import __version__
+from .spool import cli as spool_cli
 
 if TYPE_CHECKING:
     from .transports.sandbox import SandboxTransport, StoredMessage
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check-url", help="parse a configuration URL and show the transport it builds"
     )
     check.add_argument("url", metavar="URL")
+    spool_cli.add_parser(commands)
 
     from .doctor.cli import add_parser as add_doctor
 
@@ -327,11 +329,18 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    secrets = url_secrets(getattr(args, "url", None), os.environ.get("UNISEND_URL"))
+    secrets = url_secrets(
+        getattr(args, "url", None), getattr(args, "spool", None), os.environ.get("UNISEND_URL")
+    )
     from .doctor.cli import run as doctor
 
-    commands = {"send": _cmd_send, "sandbox": _cmd_sandbox, "check-url": _cmd_check_url}
-    commands["doctor"] = doctor
+    commands = {
+        "send": _cmd_send,
+        "sandbox": _cmd_sandbox,
+        "check-url": _cmd_check_url,
+        "spool": spool_cli.run,
+        "doctor": doctor,
+    }
     try:
         with _log_to_stderr():
             code = commands[args.command](args, sys.stdout)

@@ -170,7 +170,7 @@ class _Fails:
         self.error = error
         self.calls = 0
 
-    def deliver(self, message: object, retry: object) -> None:
+    def send(self, message: object) -> None:
         self.calls += 1
         raise self.error
 

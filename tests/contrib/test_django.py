@@ -186,7 +186,7 @@ class _Refusing:
 
     name = "refusing"
 
-    def deliver(self, message: object, retry: object) -> None:
+    def send(self, message: object) -> None:
         raise MessageRejected("recipient unknown", transport="refusing", status_code=550)
 
     def close(self) -> None:

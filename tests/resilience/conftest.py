@@ -11,7 +11,7 @@ import pytest
 from servers.http import http_stub, stub  # noqa: F401  (fixtures for test_routing_real)
 from servers.smtp import smtp_ca, smtp_server_factory  # noqa: F401
 
-from unisend import Message, RetryPolicy, SendResult
+from unisend import AsyncMailer, Mailer, Message, RetryPolicy, SendResult
 from unisend.transports.base import Transport
 
 
@@ -63,12 +63,12 @@ Deliver = Callable[[Transport, Message, RetryPolicy], SendResult]
 
 @pytest.fixture(params=["sync", "async"])
 def deliver(request: pytest.FixtureRequest) -> Deliver:
-    """``deliver(transport, message, policy)`` through ``deliver`` or ``adeliver``."""
+    """``deliver(transport, message, policy)`` through ``Mailer`` or ``AsyncMailer``."""
     if request.param == "sync":
-        return lambda transport, message, policy: transport.deliver(message, policy)
+        return lambda transport, message, policy: Mailer(transport, retry=policy).send(message)
 
     def run(transport: Transport, message: Message, policy: RetryPolicy) -> SendResult:
-        return asyncio.run(transport.adeliver(message, policy))
+        return asyncio.run(AsyncMailer(transport, retry=policy).send(message))
 
     return run
 

@@ -1,5 +1,5 @@
 """RetryPolicy: backoff bounds, full jitter, cap, Retry-After (seconds and HTTP date),
-and the tenacity loop that applies it to one route (sync and async)."""
+and the loop that applies it to one route (sync and async)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from email.utils import format_datetime
 import pytest
 
 from unisend import (
+    AsyncMailer,
     AuthenticationError,
     ConfigurationError,
+    Mailer,
     Message,
     MessageRejected,
     ProviderError,
@@ -207,7 +209,7 @@ def test_no_retry_policy_tries_once(deliver: Deliver, message: Message) -> None:
 def test_elapsed_comes_from_the_policy_clock(message: Message) -> None:
     ticks = iter([10.0, 10.25, 20.0, 20.5])
     policy = RetryPolicy(attempts=2, backoff=0, clock=lambda: next(ticks), sleep=lambda s: None)
-    result = ScriptedTransport(["500", "ok"]).deliver(message, policy)
+    result = Mailer(ScriptedTransport(["500", "ok"]), retry=policy).send(message)
     assert [a.elapsed for a in result.attempts] == [0.25, 0.5]
 
 
@@ -224,7 +226,7 @@ def test_async_loop_uses_async_sleep_only(message: Message) -> None:
         attempts=3, backoff=2, jitter=False, sleep=forbidden, async_sleep=fake_sleep
     )
     route = ScriptedTransport(["503", "503", "ok"])
-    result = asyncio.run(route.adeliver(message, policy))
+    result = asyncio.run(AsyncMailer(route, retry=policy).send(message))
     assert slept == [2.0, 4.0] and len(result.attempts) == 3
 
 

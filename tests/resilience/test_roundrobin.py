@@ -12,6 +12,7 @@ import pytest
 
 from unisend import (
     AllRoutesFailed,
+    AsyncMailer,
     ConfigurationError,
     Message,
     MessageRejected,
@@ -204,9 +205,9 @@ async def test_asyncio_gather_with_failover_and_faults(
     b = ScriptedTransport(["ok", "reset"] * 300, name="b")
     c = ScriptedTransport(["ok"], name="c")
     router = RoundRobin([a, b, c], cooldown=5, _clock=clock)
-    policy = policy_for(attempts=2)
+    mailer = AsyncMailer(router, retry=policy_for(attempts=2))
     results = await asyncio.gather(
-        *(router.adeliver(message, policy) for _ in range(400)), return_exceptions=True
+        *(mailer.send(message) for _ in range(400)), return_exceptions=True
     )
     delivered = [r for r in results if isinstance(r, SendResult)]
     assert len(delivered) == 400  # c never fails, so every send ends somewhere

@@ -19,8 +19,10 @@ from servers.http import start_stub
 
 from unisend import (
     AllRoutesFailed,
+    AsyncMailer,
     Attempt,
     Failover,
+    Mailer,
     Message,
     MessageRejected,
     RetryPolicy,
@@ -144,7 +146,7 @@ def test_soak_scripted_sync(make_message: Callable[..., Message], kind: str) -> 
         current.set(trail)
         clock.advance(1.0)
         try:
-            outcomes.append(router.deliver(message, policy(clock)))
+            outcomes.append(Mailer(router, retry=policy(clock)).send(message))
         except SendError as error:
             outcomes.append(error)
         trails.append(trail)
@@ -169,7 +171,7 @@ async def test_soak_scripted_async_gather(make_message: Callable[..., Message], 
         current.set(trails[i])  # each task has its own context
         clock.advance(0.01)
         try:
-            return await router.adeliver(messages[i], policy(clock))
+            return await AsyncMailer(router, retry=policy(clock)).send(messages[i])
         except SendError as error:
             return error
 
@@ -212,7 +214,7 @@ def test_soak_http_stub_with_faults(make_message: Callable[..., Message]) -> Non
                 current.set(trail)
                 clock.advance(1.0)
                 try:
-                    outcomes.append(router.deliver(message, policy(clock)))
+                    outcomes.append(Mailer(router, retry=policy(clock)).send(message))
                 except SendError as error:
                     outcomes.append(error)
                 tries += len(trail)

@@ -82,10 +82,15 @@ def resolve_url(url: object, where: str) -> str:
 
 
 def build_mailer(
-    url: str, *, default_sender: object = None, retry: RetryPolicy | None = None
+    url: str,
+    *,
+    default_sender: object = None,
+    retry: RetryPolicy | None = None,
+    spool: object = None,
 ) -> Mailer:
     """A :class:`~unisend.Mailer` over ``url``; a bad URL or default sender is a
-    :class:`~unisend.ConfigurationError`."""
+    :class:`~unisend.ConfigurationError`. ``spool`` (a location; default the
+    ``UNISEND_SPOOL`` environment variable) makes it queue what no route accepts now."""
     from .._errors import InvalidMessage
     from .._mailer import Mailer
     from .._message import Address
@@ -99,7 +104,14 @@ def build_mailer(
         sender = None if not default_sender else Address.parse(default_sender, "default sender")
     except InvalidMessage as exc:
         raise ConfigurationError(str(exc)) from None
-    return Mailer(from_url(url), default_sender=sender, retry=retry)
+    if spool is None or spool == "":
+        spool = os.environ.get("UNISEND_SPOOL") or None
+    if spool is not None and not isinstance(spool, (str, os.PathLike)):
+        raise ConfigurationError(
+            "the spool setting must be a file path or postgresql:// URL, "
+            f"got {type(spool).__name__}"
+        )
+    return Mailer(from_url(url), default_sender=sender, retry=retry, spool=spool)
 
 
 __all__ = ["RETRY_KEYS", "build_mailer", "resolve_url", "retry_from_config"]

@@ -29,8 +29,6 @@ result backend.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import random
 import threading
@@ -42,12 +40,12 @@ from celery.signals import worker_process_shutdown
 
 from .. import (
     AllRoutesFailed,
-    InvalidMessage,
     RateLimited,
     SendError,
     TransientError,
 )
-from .._message import Address, Attachment, Message
+from .._message import Message
+from .._payload import PAYLOAD_VERSION, message_from_payload, message_to_payload
 from . import build_mailer, resolve_url, retry_from_config
 
 if TYPE_CHECKING:
@@ -59,69 +57,10 @@ logger = logging.getLogger("unisend.contrib.celery")
 
 #: The registered name of the task.
 TASK_NAME = "unisend.send_message"
-#: Version of the JSON form of a message carried by the task.
-PAYLOAD_VERSION = 1
-_ADDRESS_FIELDS = ("sender", "to", "cc", "bcc", "reply_to")
 
 
 class SendFailed(Exception):
     """The task gave up on a message: ``"<ErrorClass>: <detail>"`` (never a secret)."""
-
-
-def message_to_payload(message: Message) -> dict[str, Any]:
-    """The JSON-safe form of ``message``: pydantic's JSON dump, attachments in base64."""
-    if not isinstance(message, Message):
-        raise InvalidMessage(f"expected a unisend.Message, got {type(message).__name__}")
-    data = message.model_dump(mode="json", exclude={"attachments"})
-    data["attachments"] = [
-        {
-            "filename": a.filename,
-            "content_b64": base64.b64encode(a.content).decode("ascii"),
-            "content_type": a.content_type,
-            "inline": a.inline,
-            "content_id": a.content_id,
-        }
-        for a in message.attachments
-    ]
-    return {"unisend": PAYLOAD_VERSION, "message": data}
-
-
-def _address(value: Any) -> Address:
-    if isinstance(value, Mapping):
-        return Address(str(value.get("email", "")), str(value.get("name", "")))
-    raise InvalidMessage(f"payload address {value!r} must be an object with email and name")
-
-
-def message_from_payload(payload: Mapping[str, Any]) -> Message:
-    """Rebuild the :class:`~unisend.Message` that :func:`message_to_payload` dumped."""
-    if not isinstance(payload, Mapping) or payload.get("unisend") != PAYLOAD_VERSION:
-        raise InvalidMessage(
-            f"not a unisend task payload (version {PAYLOAD_VERSION}); enqueue with send_later()"
-        )
-    data = dict(payload["message"])
-    for name in _ADDRESS_FIELDS:
-        value = data.get(name)
-        if name == "sender":
-            data[name] = None if value is None else _address(value)
-        else:
-            data[name] = [_address(item) for item in value or ()]
-    attachments = []
-    for item in data.get("attachments") or ():
-        try:
-            content = base64.b64decode(item["content_b64"], validate=True)
-        except (KeyError, TypeError, binascii.Error):
-            raise InvalidMessage("payload attachment content must be base64 text") from None
-        attachments.append(
-            Attachment(
-                filename=item["filename"],
-                content=content,
-                content_type=item.get("content_type"),
-                inline=bool(item.get("inline")),
-                content_id=item.get("content_id"),
-            )
-        )
-    data["attachments"] = attachments
-    return Message(**data)
 
 
 _mailers: dict[int, Mailer] = {}

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("unisend.contrib.django")
 
 #: Keys of the ``UNISEND`` settings dict.
-SETTINGS_KEYS = ("URL", "RETRY", "DEFAULT_SENDER")
+SETTINGS_KEYS = ("URL", "RETRY", "DEFAULT_SENDER", "SPOOL")
 
 # How each header unisend writes itself is treated when it appears in extra_headers.
 # "from" and "reply-to" are mapped onto fields (as Django's own backend lets them win).
@@ -85,12 +85,12 @@ _REFUSED_HEADERS = {
 _EXTRA_FIELDS = ("tags", "metadata", "template_id", "template_data", "send_at", "provider_options")
 
 
-def _settings() -> tuple[object, object, object]:
-    """(url, retry, default_sender) from ``UNISEND_URL`` / ``UNISEND``."""
+def _settings() -> tuple[object, object, object, object]:
+    """(url, retry, default_sender, spool) from ``UNISEND_URL`` / ``UNISEND``."""
     flat = getattr(settings, "UNISEND_URL", None)
     nested = getattr(settings, "UNISEND", None)
     if nested is None:
-        return flat, None, None
+        return flat, None, None, None
     if not isinstance(nested, dict):
         raise ConfigurationError(
             f"settings.UNISEND must be a dict with keys {', '.join(SETTINGS_KEYS)}"
@@ -104,7 +104,12 @@ def _settings() -> tuple[object, object, object]:
         raise ConfigurationError(
             "both settings.UNISEND_URL and settings.UNISEND['URL'] are set; keep one"
         )
-    return nested.get("URL", flat), nested.get("RETRY"), nested.get("DEFAULT_SENDER")
+    return (
+        nested.get("URL", flat),
+        nested.get("RETRY"),
+        nested.get("DEFAULT_SENDER"),
+        nested.get("SPOOL"),
+    )
 
 
 #: Django's SMTP backend settings, in the order the migration hint names them.
@@ -187,7 +192,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
         # the flag is kept here, as Django's own SMTP backend does.
         super().__init__(**kwargs)
         self.fail_silently = fail_silently
-        set_url, set_retry, set_sender = _settings()
+        set_url, set_retry, set_sender, set_spool = _settings()
         alias = getattr(self, "alias", None)
         where = (
             "settings.UNISEND_URL (or UNISEND['URL'], or the url option)"
@@ -205,6 +210,7 @@ class EmailBackend(BaseEmailBackend):  # type: ignore[misc]  # Django ships no t
             retry=retry_from_config(
                 retry if retry is not None else set_retry, "the unisend RETRY setting"
             ),
+            spool=set_spool,
         )
         self._session = False
 

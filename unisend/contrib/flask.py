@@ -72,6 +72,7 @@ class Unisend:
             url,
             default_sender=app.config.get("UNISEND_DEFAULT_SENDER"),
             retry=retry_from_config(app.config.get("UNISEND_RETRY"), "UNISEND_RETRY"),
+            spool=None if suppress else app.config.get("UNISEND_SPOOL"),
         )
         app.extensions[EXTENSION_KEY] = _State(mailer)
 

@@ -8,25 +8,26 @@
 >>> outbox.assert_sent(count=1, to="b@example.com")
 
 How it works: while :func:`capture_outbox` is active, every ``Mailer.send`` /
-``send_many`` (and the ``AsyncMailer`` twins) in this process delivers to one shared
+``send_many`` (and the ``AsyncMailer`` twins) delivers to one shared
 :class:`~unisend.transports.MemoryTransport`, whatever transport the mailer was built
-with and whenever it was built; and ``from_url`` returns that transport, so no
-connection is ever opened. The default sender and retry policy of each mailer still
-apply. The pytest plugin exposes this as the ``unisend_outbox`` fixture.
+with and whenever it was built, so no connection is ever opened. Nothing is patched:
+the mailers read the route from a context variable (``unisend._mailer.ROUTE_OVERRIDE``)
+that the capture sets, so it holds in this thread and in the asyncio tasks and
+``asyncio.to_thread`` calls started from it. The default sender, retry policy and the
+checks of ``send_many`` still apply. The pytest plugin exposes this as the
+``unisend_outbox`` fixture.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .._errors import SendError
 from .events import make_event as make_event
 
 if TYPE_CHECKING:
     from .._message import Address, Message
-    from .._result import SendResult
     from ..transports.memory import MemoryTransport
 
 
@@ -141,64 +142,19 @@ class Outbox:
 
 @contextmanager
 def capture_outbox() -> Iterator[Outbox]:
-    """Route every send in this process to one shared MemoryTransport while active.
+    """Route every mailer's sends to one shared MemoryTransport while active.
 
     Nests: an inner capture collects its own messages and the outer one resumes after.
     """
-    import unisend
-    from unisend import _mailer, _url
+    from unisend._mailer import ROUTE_OVERRIDE
     from unisend.transports.memory import MemoryTransport
 
     transport = MemoryTransport(name="memory")
-    outbox = Outbox(transport)
-
-    def fake_from_url(url: str) -> MemoryTransport:
-        return transport
-
-    def send(self: _mailer.Mailer, message: Message) -> SendResult:
-        return transport.deliver(self._prepare(message), self.retry)
-
-    def send_many(
-        self: _mailer._BaseMailer, messages: Sequence[Message]
-    ) -> list[SendResult | SendError]:
-        prepared = [self._prepare(message) for message in messages]
-        results: list[SendResult | SendError] = []
-        for message in prepared:
-            try:
-                results.append(transport.deliver(message, self.retry))
-            except SendError as exc:
-                results.append(exc)
-        return results
-
-    async def asend(self: _mailer.AsyncMailer, message: Message) -> SendResult:
-        return await transport.adeliver(self._prepare(message), self.retry)
-
-    async def asend_many(
-        self: _mailer.AsyncMailer, messages: Sequence[Message]
-    ) -> list[SendResult | SendError]:
-        return send_many(self, messages)  # the memory transport never blocks
-
-    patches: list[tuple[Any, str, Any]] = [
-        (_url, "from_url", fake_from_url),
-        (_mailer, "from_url", fake_from_url),
-        (unisend, "from_url", fake_from_url),
-        (_mailer.Mailer, "send", send),
-        (_mailer.Mailer, "send_many", send_many),
-        (_mailer.AsyncMailer, "send", asend),
-        (_mailer.AsyncMailer, "send_many", asend_many),
-    ]
-    missing = object()
-    saved = [(target, name, target.__dict__.get(name, missing)) for target, name, _ in patches]
-    for target, name, value in patches:
-        setattr(target, name, value)
+    token = ROUTE_OVERRIDE.set(transport)
     try:
-        yield outbox
+        yield Outbox(transport)
     finally:
-        for target, name, old in reversed(saved):
-            if old is missing:
-                delattr(target, name)
-            else:
-                setattr(target, name, old)
+        ROUTE_OVERRIDE.reset(token)
 
 
 __all__ = ["Outbox", "capture_outbox"]

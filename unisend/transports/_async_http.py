@@ -1,4 +1,4 @@
-"""The transport underneath the HTTP providers' ``httpx.AsyncClient``.
+"""The HTTP providers' async client, :class:`AsyncApiClient`, and the transport under it.
 
 httpx stays the API the providers speak; what moves the bytes is chosen for throughput
 at high concurrency. httpcore's single pool spends CPU per request in proportion to its
@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+
+from ._sync_http import _BODY_OPTIONS, _Lean
 
 #: Connections one async client may open (the mailer's ``concurrency`` bounds use).
 ASYNC_MAX_CONNECTIONS = 256
@@ -141,10 +143,41 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await shard.aclose()
 
 
+class AsyncApiClient(_Lean, httpx.AsyncClient):
+    """The async twin of :class:`~unisend.transports._sync_http.ApiClient`: requests go
+    straight to the transport chosen here when nothing of httpx's client layer applies."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lean_init()
+
+    async def request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
+        """``httpx.AsyncClient.request``, straight to the transport when it can be."""
+        parsed = self._parsed(url)
+        headers = kwargs.pop("headers", None)
+        if kwargs.keys() <= _BODY_OPTIONS:
+            direct = self._direct(method, parsed, headers, kwargs)
+            if direct is not None:
+                return await _asend(*direct)
+        return await super().request(method, parsed, headers=headers, **kwargs)
+
+
+async def _asend(request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+    response = await transport.handle_async_request(request)
+    response.request = request
+    try:
+        await response.aread()
+    except BaseException:
+        await response.aclose()
+        raise
+    return response
+
+
 __all__ = [
     "ASYNC_MAX_CONNECTIONS",
     "SHARD_SIZE",
     "USE_AIOHTTP",
+    "AsyncApiClient",
     "ShardedTransport",
     "async_transport",
 ]

@@ -12,23 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import re
 import threading
 from abc import abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Any, ClassVar, NoReturn, TypedDict
 
 import httpx
 
 from .._errors import (
-    AuthenticationError,
     ConfigurationError,
     InvalidMessage,
     MessageRejected,
-    ProviderError,
     RateLimited,
     SendError,
     TransientError,
@@ -38,8 +33,11 @@ from .._redact import redact_headers, redact_text
 from .._result import SendResult
 from .._url import UrlSpec
 from .._version import __version__
-from ._sync_http import ApiClient, AsyncApiClient
-from .base import Transport
+from . import _json_body
+from ._json_body import JsonBody, has_long_string
+from ._status import error_class, parse_retry_after
+from ._sync_http import ApiClient
+from .base import Transport, require_sender
 
 USER_AGENT = f"unisend/{__version__}"
 
@@ -68,8 +66,8 @@ class ErrorDetails:
 class HttpOptions(TypedDict, total=False):
     """The keywords every HTTP provider passes through to :class:`HttpTransport`: a
     provider's constructor takes ``**options: Unpack[HttpOptions]``, so type checkers and
-    IDEs still see each keyword, and URL query parameters are typed from the base's
-    defaults (see :meth:`~unisend._url.UrlSpec.kwargs_for`)."""
+    IDEs still see each keyword (URL query parameters are declared in
+    :data:`unisend._url.OPTIONS`)."""
 
     base_url: str | None
     timeout: float
@@ -153,128 +151,26 @@ def merge_options(payload: dict[str, Any], options: Mapping[str, Any]) -> dict[s
     return payload
 
 
-#: A JSON request body holding a string longer than this many characters (a base64
-#: attachment) is streamed: see :class:`JsonBody`.
-STREAM_STRING_CHARS = 256 * 1024
-#: Characters of a long string encoded at a time when streaming.
-_SLICE_CHARS = 1 << 20
-# The ASCII bytes JSON writes as themselves (ensure_ascii=False, as httpx's json=).
-_JSON_PLAIN = bytes(byte for byte in range(0x20, 0x7F) if byte not in b'"\\')
-
-
-def _has_long_string(value: Any) -> bool:
-    """Whether a str longer than STREAM_STRING_CHARS is anywhere in the JSON document
-    ``value``. On every request, so exact types only (faster than isinstance): a
-    subclass is not looked into, and its document is simply sent whole."""
-    kind = type(value)
-    if kind is str:
-        return len(value) > STREAM_STRING_CHARS
-    if kind is dict:
-        value = value.values()
-    elif kind is not list and kind is not tuple:
-        return False
-    for item in value:  # noqa: SIM110 - a third faster than any() over a generator
-        if _has_long_string(item):
+def may_stream(messages: Sequence[Message]) -> bool:
+    """Whether the request for ``messages`` can hold a string long enough to stream (see
+    :mod:`._json_body`): an attachment, a long text or html, or a field whose size
+    unisend does not bound. Otherwise the scan of the whole JSON document is skipped:
+    on a 500-message batch it cost more than the rest of the request building."""
+    limit = _json_body.STREAM_STRING_CHARS
+    for message in messages:
+        if (
+            message.attachments
+            or len(message.subject) > limit
+            or any(len(tag) > limit for tag in message.tags)
+            or message.template_data
+            or message.metadata
+            or message.headers
+            or message.provider_options
+            or len(message.text or "") > limit
+            or len(message.html or "") > limit
+        ):
             return True
     return False
-
-
-def _slices(value: str) -> Iterator[str]:
-    for start in range(0, len(value), _SLICE_CHARS):
-        yield value[start : start + _SLICE_CHARS]
-
-
-def _is_plain(value: str) -> bool:
-    """Whether JSON writes ``value`` as it is (base64 is): ASCII, nothing to escape."""
-    if not value.isascii():
-        return False
-    return not any(part.encode("ascii").translate(None, _JSON_PLAIN) for part in _slices(value))
-
-
-def _string_chunks(value: str, plain: bool) -> Iterator[bytes]:
-    """``value`` as a JSON string (quotes included), UTF-8, a slice at a time: escaping is
-    per character, so slices encode exactly as the whole would."""
-    yield b'"'
-    if plain:
-        for part in _slices(value):
-            yield part.encode("ascii")
-    else:
-        for part in _slices(value):
-            yield encode_basestring(part)[1:-1].encode("utf-8")
-    yield b'"'
-
-
-class JsonBody:
-    """A JSON document's UTF-8 bytes in chunks, byte for byte what httpx's ``json=``
-    sends (compact separators, ``ensure_ascii=False``): the long strings in it are
-    encoded a slice at a time as the body is written, so no copy of the whole body is
-    made. Iterate it (sync) or :meth:`aiter` it (async); either may be repeated."""
-
-    def __init__(self, document: Any) -> None:
-        marker = f"unisend-{os.urandom(8).hex()}-"
-        strings: list[str] = []
-
-        def skeleton(value: Any) -> Any:
-            if isinstance(value, str):
-                if len(value) <= STREAM_STRING_CHARS:
-                    return value
-                strings.append(value)
-                return f"{marker}{len(strings) - 1}"
-            if isinstance(value, dict):
-                return {key: skeleton(item) for key, item in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [skeleton(item) for item in value]
-            return value
-
-        text = json.dumps(
-            skeleton(document), ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
-        # marker + index, quoted: split out where the long strings go
-        pieces = re.split(f'"{marker}(\\d+)"', text)
-        #: bytes as they are, and (long string, whether it is plain) for the long strings
-        self._parts: list[bytes | tuple[str, bool]] = []
-        #: Length of the body in octets (its Content-Length).
-        self.length = 0
-        for index, piece in enumerate(pieces):
-            if index % 2:
-                value = strings[int(piece)]
-                plain = _is_plain(value)
-                self._parts.append((value, plain))
-                self.length += (
-                    len(value) + 2 if plain else sum(map(len, _string_chunks(value, plain)))
-                )
-            else:
-                encoded = piece.encode("utf-8")
-                self._parts.append(encoded)
-                self.length += len(encoded)
-
-    def headers(self) -> dict[str, str]:
-        """The Content-Type and Content-Length headers ``json=`` would send."""
-        return {"Content-Type": "application/json", "Content-Length": str(self.length)}
-
-    def __iter__(self) -> Iterator[bytes]:
-        for part in self._parts:
-            if isinstance(part, bytes):
-                if part:
-                    yield part
-            else:
-                yield from _string_chunks(*part)
-
-    def aiter(self) -> AsyncIterable[bytes]:
-        """The same chunks for an async client."""
-        return _AsyncJsonBody(self)
-
-
-class _AsyncJsonBody:
-    """An async view of a :class:`JsonBody` (httpx takes an object with ``__iter__`` for a
-    sync body, so the async one must not have it)."""
-
-    def __init__(self, body: JsonBody) -> None:
-        self._body = body
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._body:
-            yield chunk
 
 
 class HttpTransport(Transport):
@@ -351,8 +247,6 @@ class HttpTransport(Transport):
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         """Seconds to wait from ``Retry-After`` (providers may add their own headers)."""
-        from .._retry import parse_retry_after
-
         value = response.headers.get("retry-after")
         return None if value is None else parse_retry_after(value)
 
@@ -386,12 +280,7 @@ class HttpTransport(Transport):
 
     def require_sender(self, message: Message) -> Address:
         """The message's sender, or InvalidMessage before any I/O."""
-        if message.sender is None:
-            raise InvalidMessage(
-                f"{self.default_name}: the message has no sender; set Message(sender=...) "
-                "or Mailer(..., default_sender=...)"
-            )
-        return message.sender
+        return require_sender(message, self.default_name)
 
     def _unreadable(self, response: httpx.Response, text: str = "") -> TransientError:
         """A 2xx answer unisend cannot read: the provider may have accepted the
@@ -428,15 +317,7 @@ class HttpTransport(Transport):
     def _error_class(self, status: int, details: ErrorDetails) -> type[SendError]:
         """The error class for ``status``; providers refine it by ``details.provider_code``
         (e.g. Postmark answers 422 for a bad token)."""
-        if status == 429:
-            return RateLimited
-        if status >= 500:
-            return TransientError
-        if status == 401:
-            return AuthenticationError
-        if status in (400, 413, 422):
-            return MessageRejected
-        return ProviderError
+        return error_class(status)
 
     def _make_error(
         self,
@@ -537,16 +418,19 @@ class HttpTransport(Transport):
                     )
         return self._client
 
-    def _outgoing(self, request: ApiRequest, *, for_async: bool) -> tuple[dict[str, Any], bool]:
+    def _outgoing(
+        self, request: ApiRequest, *, for_async: bool, scan: bool = True
+    ) -> tuple[dict[str, Any], bool]:
         """The httpx ``request()`` keywords for ``request`` and whether its body is
-        streamed; logs the request at DEBUG with every secret header masked."""
+        streamed (``scan=False``: its messages cannot hold a string long enough, see
+        :func:`may_stream`); logs the request at DEBUG with every secret header masked."""
         headers = self._headers(request)
         url = self.base_url + request.path
         if log.isEnabledFor(logging.DEBUG):
             shown = redact_headers(headers, self.secret_headers)
             log.debug("%s %s %s headers=%s", self.name, request.method, url, shown)
         kwargs: dict[str, Any] = {"method": request.method, "url": url}
-        if not _has_long_string(request.json):
+        if not scan or not has_long_string(request.json):
             kwargs.update(json=request.json, headers=headers)
             return kwargs, False
         # A large attachment: the body is written in chunks, never whole in memory.
@@ -557,8 +441,8 @@ class HttpTransport(Transport):
         )
         return kwargs, True
 
-    def _post(self, request: ApiRequest) -> httpx.Response:
-        kwargs, streamed = self._outgoing(request, for_async=False)
+    def _post(self, request: ApiRequest, scan: bool = True) -> httpx.Response:
+        kwargs, streamed = self._outgoing(request, for_async=False, scan=scan)
         try:
             response = self._sync_client().request(**kwargs)
             if streamed and not response.is_success:
@@ -576,7 +460,7 @@ class HttpTransport(Transport):
         """Send one message in one API call, or raise the classified SendError."""
         request = self._build_request(message)
         try:
-            response = self._post(request)
+            response = self._post(request, may_stream((message,)))
             if response.is_success:
                 return self._parse_response(message, response)
             error = self._classify(response)
@@ -592,7 +476,7 @@ class HttpTransport(Transport):
         results: list[SendResult | SendError] = []
         for chunk, request in self._plan(messages):
             try:
-                response = self._post(request)
+                response = self._post(request, may_stream(chunk))
             except SendError as exc:
                 results.extend([self._sealed(exc)] * len(chunk))
                 continue
@@ -653,7 +537,7 @@ class HttpTransport(Transport):
         ):
             # httpcore's one big pool collapses at high concurrency: the transport
             # underneath is chosen by measurement (see _async_http).
-            from ._async_http import async_transport
+            from ._async_http import AsyncApiClient, async_transport
 
             self._async_client = AsyncApiClient(
                 base_url=self.base_url,
@@ -664,8 +548,8 @@ class HttpTransport(Transport):
             self._async_loop = loop
         return self._async_client
 
-    async def _apost(self, request: ApiRequest) -> httpx.Response:
-        kwargs, streamed = self._outgoing(request, for_async=True)
+    async def _apost(self, request: ApiRequest, scan: bool = True) -> httpx.Response:
+        kwargs, streamed = self._outgoing(request, for_async=True, scan=scan)
         try:
             response = await self._aclient().request(**kwargs)
             if streamed and not response.is_success:
@@ -681,7 +565,7 @@ class HttpTransport(Transport):
         """Async :meth:`send`; never blocks the event loop."""
         request = self._build_request(message)
         try:
-            response = await self._apost(request)
+            response = await self._apost(request, may_stream((message,)))
             if response.is_success:
                 return self._parse_response(message, response)
             error = self._classify(response)
@@ -694,7 +578,7 @@ class HttpTransport(Transport):
         results: list[SendResult | SendError] = []
         for chunk, request in self._plan(messages):
             try:
-                response = await self._apost(request)
+                response = await self._apost(request, may_stream(chunk))
             except SendError as exc:
                 results.extend([self._sealed(exc)] * len(chunk))
                 continue
@@ -722,9 +606,10 @@ def base_url_from_spec(spec: UrlSpec) -> str | None:
     return None
 
 
-def http_kwargs_from_spec(spec: UrlSpec, factory: Any) -> dict[str, Any]:
-    """The constructor keywords an HTTP URL gives: base_url plus typed query parameters."""
-    kwargs = spec.kwargs_for(factory, skip=("base_url",))
+def http_kwargs_from_spec(spec: UrlSpec, factory: Any = None) -> dict[str, Any]:
+    """The constructor keywords an HTTP URL gives: base_url plus the typed query
+    parameters the scheme declares (``factory`` is no longer read)."""
+    kwargs = spec.options(skip=("base_url",))
     base_url = base_url_from_spec(spec)
     if base_url:
         kwargs["base_url"] = base_url

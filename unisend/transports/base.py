@@ -1,26 +1,32 @@
 """The transport contract every route implements.
 
-A transport turns one :class:`~unisend.Message` into one delivery attempt. It never
-sleeps or retries: :mod:`unisend._retry` and the routers (``Failover``, ``RoundRobin``)
-do that, by calling :meth:`Transport.deliver` / :meth:`Transport.adeliver`.
+A transport turns one :class:`~unisend.Message` into one try: :meth:`Transport.send` /
+:meth:`Transport.asend` send once or raise a classified :class:`~unisend.SendError`;
+:meth:`Transport.check` refuses, without I/O, what the route cannot carry;
+:meth:`Transport.close` / :meth:`Transport.aclose` release connections. A transport with
+a batch endpoint also sets ``batch_limit`` and overrides :meth:`Transport.send_many` /
+:meth:`Transport.asend_many` (one request per chunk, outcomes in place).
+
+A transport never sleeps or retries, and this package imports nothing from the engine:
+retry, routing and the attempt trail are the delivery plan's (:mod:`unisend._delivery`),
+run by the mailers.
 """
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar
 
-from .._errors import SendError
+from .._errors import InvalidMessage, SendError
 from .._message import Message
 from .._result import SendResult
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .._retry import RetryPolicy
+    from .._message import Address
 
 
 class Transport(ABC):
@@ -47,6 +53,8 @@ class Transport(ABC):
         The default runs :meth:`send` in a worker thread; native async transports
         override it.
         """
+        import asyncio  # loaded already in any async caller
+
         return await asyncio.to_thread(self.send, message)
 
     def send_many(self, messages: Sequence[Message]) -> list[SendResult | SendError]:
@@ -69,23 +77,13 @@ class Transport(ABC):
                 results.append(exc)
         return results
 
-    def deliver(self, message: Message, retry: RetryPolicy) -> SendResult:
-        """Send with ``retry`` applied; routers override this to walk their routes."""
-        from .._retry import send_with_retry
-
-        return send_with_retry(self, message, retry)
-
-    async def adeliver(self, message: Message, retry: RetryPolicy) -> SendResult:
-        """Async :meth:`deliver`."""
-        from .._retry import asend_with_retry
-
-        return await asend_with_retry(self, message, retry)
-
     def close(self) -> None:  # noqa: B027 - a no-op by default, on purpose
         """Release pooled connections. Safe to call more than once."""
 
     async def aclose(self) -> None:
         """Async :meth:`close`."""
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
     def __enter__(self) -> Self:
@@ -120,4 +118,27 @@ class Transport(ABC):
         return f"<{type(self).__name__} name={self.name!r}{suffix}>"
 
 
-__all__ = ["Transport"]
+def require_sender(message: Message, owner: str = "") -> Address:
+    """The message's sender, or the one :class:`~unisend.InvalidMessage` saying how to set
+    it (``owner``, e.g. ``"sendgrid"``, prefixes the text), before any I/O."""
+    if message.sender is None:
+        prefix = f"{owner}: " if owner else ""
+        raise InvalidMessage(
+            f"{prefix}the message has no sender; set Message(sender=...) or "
+            "Mailer(..., default_sender=...)"
+        )
+    return message.sender
+
+
+def require_body(message: Message, owner: str) -> None:
+    """The one :class:`~unisend.InvalidMessage` for a template-only message (``template_id``
+    without text or html) on a route that renders nothing itself (SMTP, the sandbox)."""
+    if message.text is None and message.html is None:
+        raise InvalidMessage(
+            f"{owner} cannot send a template-only message (template_id without text or "
+            "html): nothing renders the template there; add text or html, or use an HTTP "
+            "provider that renders templates"
+        )
+
+
+__all__ = ["Transport", "require_body", "require_sender"]

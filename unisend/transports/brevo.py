@@ -247,7 +247,7 @@ def _request_recipients(response: httpx.Response) -> list[str]:
 
 def from_spec(spec: UrlSpec) -> BrevoTransport:
     """``brevo://API_KEY@default``."""
-    kwargs = http_kwargs_from_spec(spec, BrevoTransport)
+    kwargs = http_kwargs_from_spec(spec)
     api_key = spec.require("the API key (brevo://API_KEY@default)", spec.username or spec.password)
     return BrevoTransport(api_key=api_key, **kwargs)
 

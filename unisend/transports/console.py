@@ -10,9 +10,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import TYPE_CHECKING, TextIO
 
-from .._errors import InvalidMessage
 from .._result import SendResult
-from .base import Transport
+from .base import Transport, require_sender
 
 if TYPE_CHECKING:
     from .._message import Message
@@ -89,11 +88,7 @@ class ConsoleTransport(Transport):
         """Print ``message``; return its ``Message-ID``."""
         from .._mime import render
 
-        if message.sender is None:
-            raise InvalidMessage(
-                "the message has no sender; set Message(sender=...) or "
-                "Mailer(..., default_sender=...)"
-            )
+        require_sender(message)
         printable = message
         if message.text is None and message.html is None:
             # A template-only message has no body to render; show the template instead.
@@ -121,7 +116,7 @@ def from_spec(spec: UrlSpec) -> ConsoleTransport:
             f"{spec.display}: console:// always prints to stdout; pass "
             "ConsoleTransport(stream=...) in code to print elsewhere"
         )
-    return ConsoleTransport(**spec.kwargs_for(ConsoleTransport, skip=("stream",)))
+    return ConsoleTransport(**spec.options(skip=("stream",)))
 
 
 __all__ = ["SEPARATOR", "ConsoleTransport", "format_message"]

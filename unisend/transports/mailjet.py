@@ -316,7 +316,7 @@ def _request_message(response: httpx.Response) -> Mapping[str, Any] | None:
 
 def from_spec(spec: UrlSpec) -> MailjetTransport:
     """``mailjet://API_KEY:SECRET_KEY@default``."""
-    kwargs = http_kwargs_from_spec(spec, MailjetTransport)
+    kwargs = http_kwargs_from_spec(spec)
     api_key = spec.require("the API key (mailjet://API_KEY:SECRET_KEY@default)", spec.username)
     secret = spec.require("the secret key (mailjet://API_KEY:SECRET_KEY@default)", spec.password)
     return MailjetTransport(api_key=api_key, secret_key=secret, **kwargs)

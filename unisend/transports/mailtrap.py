@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -264,13 +263,10 @@ def from_spec(spec: UrlSpec) -> MailtrapTransport:
     token = spec.require(
         "the API token (write it as mailtrap://TOKEN@default)", spec.password or spec.username
     )
-    # inbox_id takes an int or a str in Python, so the generic typed mapping skips it.
-    query = dict(spec.query)
-    inbox_id = query.pop("inbox_id", None)
-    kwargs = http_kwargs_from_spec(replace(spec, query=query), MailtrapTransport)
+    kwargs = http_kwargs_from_spec(spec)
     if spec.scheme == "mailtrap+sandbox":
         kwargs["sandbox"] = True
-    return MailtrapTransport(token=token, inbox_id=inbox_id, **kwargs)
+    return MailtrapTransport(token=token, **kwargs)
 
 
 __all__ = ["MailtrapTransport"]

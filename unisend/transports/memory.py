@@ -43,7 +43,7 @@ class MemoryTransport(Transport):
 
 def from_spec(spec: UrlSpec) -> MemoryTransport:
     """``memory://``"""
-    return MemoryTransport(**spec.kwargs_for(MemoryTransport))
+    return MemoryTransport(**spec.options())
 
 
 __all__ = ["MemoryTransport"]

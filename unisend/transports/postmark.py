@@ -311,7 +311,7 @@ def _request_recipients(response: httpx.Response) -> list[str]:
 def from_spec(spec: UrlSpec) -> PostmarkTransport:
     """``postmark://SERVER_TOKEN@default?message_stream=outbound`` (``?sandbox=true``
     needs no token)."""
-    kwargs = http_kwargs_from_spec(spec, PostmarkTransport)
+    kwargs = http_kwargs_from_spec(spec)
     token = spec.username or spec.password
     if not kwargs.get("sandbox"):
         spec.require("the server token (postmark://SERVER_TOKEN@default)", token)

@@ -37,9 +37,9 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .._errors import ConfigurationError, InvalidMessage, ProviderError, TransientError
+from .._errors import ConfigurationError, ProviderError, TransientError
 from .._result import SendResult
-from .base import Transport
+from .base import Transport, require_body, require_sender
 
 if TYPE_CHECKING:
     from .._message import Address, Message
@@ -234,26 +234,18 @@ class SandboxTransport(Transport):
 
     def check(self, message: Message) -> None:
         """Refuse a template-only message: the sandbox stores rendered bytes."""
-        if message.text is None and message.html is None:
-            raise InvalidMessage(
-                "the sandbox cannot store a template-only message (template_id without text "
-                "or html): nothing renders the template locally; add text or html"
-            )
+        require_body(message, "the sandbox")
 
     def send(self, message: Message) -> SendResult:
         """Render ``message`` and store it; return its ``Message-ID``."""
         from .._mime import render
 
-        if message.sender is None:
-            raise InvalidMessage(
-                "the message has no sender; set Message(sender=...) or "
-                "Mailer(..., default_sender=...)"
-            )
+        sender = require_sender(message)
         smtputf8 = message.needs_smtputf8
         rendered = render(message, smtputf8=smtputf8)
         row = (
             datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-            _envelope(message.sender, smtputf8),
+            _envelope(sender, smtputf8),
             "\n".join(_envelope(a, smtputf8) for a in message.recipients),
             message.subject,
             rendered.message_id,
@@ -380,9 +372,7 @@ def path_from_spec(spec: UrlSpec) -> str | None:
 def from_spec(spec: UrlSpec) -> SandboxTransport:
     """``sandbox://``, ``sandbox:///abs/path.sqlite3``, ``sandbox://./rel.sqlite3``;
     ``?name=`` sets the route name."""
-    return SandboxTransport(
-        path_from_spec(spec), **spec.kwargs_for(SandboxTransport, skip=("path",))
-    )
+    return SandboxTransport(path_from_spec(spec), **spec.options(skip=("path",)))
 
 
 __all__ = ["DEFAULT_PATH", "ENV_VAR", "SandboxTransport", "StoredMessage", "resolve_path"]

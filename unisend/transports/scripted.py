@@ -25,9 +25,9 @@ the last entry repeats. Entries:
 ``"refused"``  connection refused: a :class:`~unisend.TransientError`, not ambiguous
 =============  ===============================================================
 
-The statuses follow the HTTP classification of the design (the same table the HTTP
-transports use). ``.sent`` lists every message accepted (including ambiguous timeouts),
-``.calls`` counts every send. Thread-safe; ``asend`` never blocks.
+The statuses are classified by the one table the HTTP transports use
+(:mod:`unisend.transports._status`). ``.sent`` lists every message accepted (including
+ambiguous timeouts), ``.calls`` counts every send. Thread-safe; ``asend`` never blocks.
 """
 
 from __future__ import annotations
@@ -38,16 +38,9 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .._errors import (
-    AuthenticationError,
-    ConfigurationError,
-    MessageRejected,
-    ProviderError,
-    RateLimited,
-    SendError,
-    TransientError,
-)
+from .._errors import ConfigurationError, RateLimited, SendError, TransientError
 from .._result import SendResult
+from ._status import error_class
 from .base import Transport
 
 if TYPE_CHECKING:
@@ -132,19 +125,12 @@ class ScriptedTransport(Transport):
         status_text, _, after = entry.partition(":")
         status = int(status_text)
         text = f"scripted HTTP {status}"
-        if status == 429:
-            return RateLimited(
+        cls = error_class(status)
+        if issubclass(cls, RateLimited):
+            return cls(
                 text, retry_after=float(after) if after else None, transport=name, status_code=429
             )
-        if status >= 500 or status == 408:
-            return TransientError(text, transport=name, status_code=status)
-        if status == 401:
-            return AuthenticationError(text, transport=name, status_code=status)
-        if status in (400, 413, 422):
-            return MessageRejected(text, transport=name, status_code=status)
-        if 300 <= status < 500:
-            return ProviderError(text, transport=name, status_code=status)
-        raise AssertionError(f"unreachable scripted outcome {entry!r}")  # pragma: no cover
+        return cls(text, transport=name, status_code=status)
 
     def _describe(self) -> str:
         shown = ", ".join(self.script[:5]) + (", ..." if len(self.script) > 5 else "")

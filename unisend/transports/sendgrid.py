@@ -242,7 +242,7 @@ def from_spec(spec: UrlSpec) -> SendGridTransport:
     api_key = spec.require(
         "the API key (write it as sendgrid://API_KEY@default)", spec.password or spec.username
     )
-    return SendGridTransport(api_key=api_key, **http_kwargs_from_spec(spec, SendGridTransport))
+    return SendGridTransport(api_key=api_key, **http_kwargs_from_spec(spec))
 
 
 __all__ = ["SendGridTransport"]
