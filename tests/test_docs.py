@@ -499,3 +499,37 @@ def test_docstring_doctests_are_fenced_for_the_api_reference() -> None:
         "Intro.\n\n```pycon\n>>> 1 + 1\n2\n>>> print(\n...     'x')\nx\n```\n\nAfter.\n\n"
         "```\n>>> kept\n```"
     )
+
+
+def _nav_pages(entries: Any) -> Iterator[str]:
+    for entry in entries:
+        if isinstance(entry, str):
+            yield entry
+        else:
+            for value in entry.values():
+                yield from ([value] if isinstance(value, str) else _nav_pages(value))
+
+
+def test_every_docs_page_is_in_the_site_nav() -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    in_nav = set(_nav_pages(config["nav"]))
+    pages_on_disk = {path.relative_to(DOCS).as_posix() for path in DOCS.rglob("*.md")}
+    assert pages_on_disk - in_nav == set(), "add these pages to the nav in mkdocs.yml"
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    import unisend
+    import unisend.transports
+    import unisend.webhooks
+
+    documented = set(
+        re.findall(
+            r"^::: (\S+)$", "".join(p.read_text() for p in (DOCS / "reference").glob("*.md")), re.M
+        )
+    )
+    public = {f"unisend.{name}" for name in unisend.__all__ if name != "__version__"}
+    public |= {f"unisend.transports.{name}" for name in unisend.transports.__all__}
+    public |= {f"unisend.webhooks.{name}" for name in unisend.webhooks.__all__}
+    assert public - documented == set(), "add these names to a page of docs/reference/"
