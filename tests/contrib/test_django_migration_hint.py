@@ -4,6 +4,7 @@ settings are: it names them and the equivalent smtp:// URL, without the password
 from __future__ import annotations
 
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -14,7 +15,7 @@ from django.test.utils import override_settings
 from servers.smtp import PASSWORD, USER, SMTPServer
 
 from unisend import ConfigurationError
-from unisend.contrib.django import EmailBackend
+from unisend.contrib.django import EmailBackend, smtp_settings_hint
 
 pytestmark = [
     pytest.mark.usefixtures("django_settings"),
@@ -22,6 +23,9 @@ pytestmark = [
         r"ignore:(The EMAIL_BACKEND setting|get_connection\(\)|The 'fail_silently' argument)"
         r" .*deprecated:PendingDeprecationWarning"
     ),
+    # Django 6.1 deprecates EMAIL_HOST & co. (MAILERS replaces them): these tests set them on
+    # purpose, as a project migrating from Django's SMTP backend still has them.
+    pytest.mark.filterwarnings(r"ignore:The EMAIL_\w+ setting is deprecated"),
 ]
 
 
@@ -71,6 +75,18 @@ def test_the_url_follows_the_security_settings(
     monkeypatch: pytest.MonkeyPatch, email_settings: dict[str, Any], url: str
 ) -> None:
     assert f"UNISEND_URL = {url!r}" in str(_error(monkeypatch, **email_settings))
+
+
+def test_reading_the_settings_warns_nothing() -> None:
+    """Django 6.1 warns on each read of a deprecated EMAIL_* setting; the hint reads them
+    on purpose and must not add a warning of its own to the error it explains."""
+    with (
+        override_settings(UNISEND_URL=None, EMAIL_HOST="smtp.example.com"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("error")
+        hint = smtp_settings_hint()
+    assert hint is not None and "'smtp://smtp.example.com:25?security=none'" in hint
 
 
 def test_without_email_settings_the_error_stays_short(monkeypatch: pytest.MonkeyPatch) -> None:

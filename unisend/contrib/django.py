@@ -44,6 +44,7 @@ import email.message
 import logging
 import mimetypes
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -134,13 +135,18 @@ def smtp_settings_hint() -> str | None:
     found = [name for name in DJANGO_SMTP_SETTINGS if settings.is_overridden(name)]
     if not found:
         return None
-    host = str(getattr(settings, "EMAIL_HOST", "") or "localhost")
-    port = getattr(settings, "EMAIL_PORT", None)
-    user = str(getattr(settings, "EMAIL_HOST_USER", "") or "")
-    has_password = bool(getattr(settings, "EMAIL_HOST_PASSWORD", ""))
-    use_ssl = bool(getattr(settings, "EMAIL_USE_SSL", False))
-    use_tls = bool(getattr(settings, "EMAIL_USE_TLS", False))
-    timeout = getattr(settings, "EMAIL_TIMEOUT", None)
+    # Django 6.1 deprecates the EMAIL_* settings and warns on every read outside Django;
+    # reading them here is the point (to say what to write instead), so say nothing twice.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        host = str(getattr(settings, "EMAIL_HOST", "") or "localhost")
+        port = getattr(settings, "EMAIL_PORT", None)
+        user = str(getattr(settings, "EMAIL_HOST_USER", "") or "")
+        has_password = bool(getattr(settings, "EMAIL_HOST_PASSWORD", ""))
+        use_ssl = bool(getattr(settings, "EMAIL_USE_SSL", False))
+        use_tls = bool(getattr(settings, "EMAIL_USE_TLS", False))
+        timeout = getattr(settings, "EMAIL_TIMEOUT", None)
     credentials = ""
     if user:
         credentials = quote(user, safe="") + (":***" if has_password else "") + "@"
