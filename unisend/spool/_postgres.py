@@ -20,7 +20,7 @@ from typing import Any
 from .._errors import ConfigurationError
 from .._redact import redact_url
 from ._model import Row
-from ._sql_store import SQLStore
+from ._sql_store import INSERT, SQLStore, insert_values
 from ._sqlite import _FINISH, _finish_values
 from ._store import COLUMNS, SELECT_COLUMNS, row_from
 
@@ -94,21 +94,8 @@ class PostgresStore(SQLStore):
         with self._write() as cursor:
             for row in rows:
                 cursor.execute(
-                    "INSERT INTO unisend_spool (id, state, attempts, created_at, "
-                    "next_attempt_at, key, payload, history, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING id",
-                    (
-                        row.id,
-                        row.state,
-                        row.attempts,
-                        row.created_at,
-                        row.next_attempt_at,
-                        row.key,
-                        row.payload,
-                        row.history,
-                        row.created_at,
-                    ),
+                    INSERT.replace("?", "%s") + " ON CONFLICT (key) DO NOTHING RETURNING id",
+                    insert_values(row),
                 )
                 if cursor.fetchone() is not None:
                     stored.append(row)

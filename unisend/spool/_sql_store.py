@@ -8,6 +8,27 @@ from collections.abc import Sequence
 from ._model import STATES, Row
 from ._store import SELECT_COLUMNS, row_from
 
+#: Insert a new row (``?`` placeholders; the PostgreSQL store swaps them for ``%s``).
+INSERT = (
+    "INSERT INTO unisend_spool (id, state, attempts, created_at, next_attempt_at, key, "
+    "payload, history, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_values(row: Row) -> tuple[object, ...]:
+    """The parameters of :data:`INSERT` for ``row``."""
+    return (
+        row.id,
+        row.state,
+        row.attempts,
+        row.created_at,
+        row.next_attempt_at,
+        row.key,
+        row.payload,
+        row.history,
+        row.created_at,
+    )
+
 
 class SQLStore:
     """The store methods whose SQL is the same on both databases."""
@@ -58,4 +79,4 @@ class SQLStore:
         return {state: by_state.get(state, 0) for state in STATES}
 
 
-__all__ = ["SQLStore"]
+__all__ = ["INSERT", "SQLStore", "insert_values"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._errors import ConfigurationError
 from ._model import Row
-from ._sql_store import SQLStore
+from ._sql_store import INSERT, SQLStore, insert_values
 from ._store import SELECT_COLUMNS, row_from
 
 #: Milliseconds a writer waits for another process's transaction before giving up.
@@ -133,22 +133,7 @@ class SQLiteStore(SQLStore):
                     if existing is not None:
                         stored.append(row_from(existing))
                         continue
-                db.execute(
-                    "INSERT INTO unisend_spool (id, state, attempts, created_at, "
-                    "next_attempt_at, key, payload, history, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        row.id,
-                        row.state,
-                        row.attempts,
-                        row.created_at,
-                        row.next_attempt_at,
-                        row.key,
-                        row.payload,
-                        row.history,
-                        row.created_at,
-                    ),
-                )
+                db.execute(INSERT, insert_values(row))
                 stored.append(row)
         return stored
 
