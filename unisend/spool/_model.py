@@ -64,8 +64,9 @@ class SpoolEntry:
     history: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     @classmethod
-    def from_row(cls, row: Row) -> SpoolEntry:
-        """The public view of a stored row (the message is rebuilt from its JSON form)."""
+    def from_row(cls, row: Row, message: Message | None = None) -> SpoolEntry:
+        """The public view of a stored row (the message is rebuilt from its JSON form
+        unless the caller has it at hand)."""
         created = _utc(row.created_at)
         assert created is not None
         final = row.state in ("sent", "failed")
@@ -79,7 +80,7 @@ class SpoolEntry:
             message_id=row.message_id,
             transport=row.transport,
             key=row.key,
-            message=message_from_payload(json.loads(row.payload)),
+            message=message or message_from_payload(json.loads(row.payload)),
             history=tuple(json.loads(row.history or "[]")),
         )
 

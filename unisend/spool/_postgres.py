@@ -19,7 +19,8 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from .._redact import redact_url
-from ._model import STATES, Row
+from ._model import Row
+from ._sql_store import INSERT, SQLStore, insert_values
 from ._sqlite import _FINISH, _finish_values
 from ._store import COLUMNS, SELECT_COLUMNS, row_from
 
@@ -54,7 +55,7 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresStore:
+class PostgresStore(SQLStore):
     """A spool in a PostgreSQL table, shared by workers on any number of machines."""
 
     def __init__(self, url: str) -> None:
@@ -93,21 +94,8 @@ class PostgresStore:
         with self._write() as cursor:
             for row in rows:
                 cursor.execute(
-                    "INSERT INTO unisend_spool (id, state, attempts, created_at, "
-                    "next_attempt_at, key, payload, history, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING id",
-                    (
-                        row.id,
-                        row.state,
-                        row.attempts,
-                        row.created_at,
-                        row.next_attempt_at,
-                        row.key,
-                        row.payload,
-                        row.history,
-                        row.created_at,
-                    ),
+                    INSERT.replace("?", "%s") + " ON CONFLICT (key) DO NOTHING RETURNING id",
+                    insert_values(row),
                 )
                 if cursor.fetchone() is not None:
                     stored.append(row)
@@ -167,54 +155,11 @@ class PostgresStore:
                 (list(ids), token),
             )
 
-    def _read(self, sql: str, params: Sequence[object]) -> list[Row]:
+    def _execute(self, sql: str, params: Sequence[object]) -> tuple[list[tuple[object, ...]], int]:
         with self._statement() as cursor:
-            cursor.execute(sql, params)
-            return [row_from(values) for values in cursor.fetchall()]
-
-    def entries(self, state: str | None, limit: int) -> list[Row]:
-        where = "" if state is None else "WHERE state = %s "
-        params: list[object] = [] if state is None else [state]
-        return self._read(
-            f"SELECT {SELECT_COLUMNS} FROM unisend_spool {where}"
-            "ORDER BY created_at DESC, id DESC LIMIT %s",
-            [*params, limit],
-        )
-
-    def get(self, entry_id: str) -> Row | None:
-        rows = self._read(f"SELECT {SELECT_COLUMNS} FROM unisend_spool WHERE id = %s", [entry_id])
-        return rows[0] if rows else None
-
-    def requeue(self, entry_id: str, now: float) -> Row | None:
-        with self._statement() as cursor:
-            cursor.execute(
-                "UPDATE unisend_spool SET state = 'queued', next_attempt_at = %s, "
-                "updated_at = %s WHERE id = %s AND state = 'failed'",
-                (now, now, entry_id),
-            )
-        return self.get(entry_id)
-
-    def requeue_failed(self, now: float) -> int:
-        with self._statement() as cursor:
-            cursor.execute(
-                "UPDATE unisend_spool SET state = 'queued', next_attempt_at = %s, "
-                "updated_at = %s WHERE state = 'failed'",
-                (now, now),
-            )
-            return int(cursor.rowcount)
-
-    def purge(self, state: str, before: float) -> int:
-        with self._statement() as cursor:
-            cursor.execute(
-                "DELETE FROM unisend_spool WHERE state = %s AND updated_at < %s", (state, before)
-            )
-            return int(cursor.rowcount)
-
-    def counts(self) -> dict[str, int]:
-        with self._statement() as cursor:
-            cursor.execute("SELECT state, COUNT(*) FROM unisend_spool GROUP BY state")
-            found = dict(cursor.fetchall())
-        return {state: int(found.get(state, 0)) for state in STATES}
+            cursor.execute(sql.replace("?", "%s"), params)
+            rows = cursor.fetchall() if cursor.description else []
+            return rows, int(cursor.rowcount)
 
     def close(self) -> None:
         with self._lock:

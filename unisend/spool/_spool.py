@@ -164,27 +164,12 @@ class Spool:
                 )
             )
         stored = self._store.put(rows)
+        # A row stored now keeps its Message; one found by key is rebuilt from the store.
+        new_ids = {row.id for row in rows}
         entries = []
         for row, (message, _key) in zip(stored, items, strict=True):
-            entry = SpoolEntry.from_row(row) if row.attempts or row.key else None
-            entries.append(entry or self._fresh_entry(row, message))
+            entries.append(SpoolEntry.from_row(row, message if row.id in new_ids else None))
         return entries
-
-    @staticmethod
-    def _fresh_entry(row: Row, message: Message) -> SpoolEntry:
-        created = datetime.fromtimestamp(row.created_at, tz=timezone.utc)
-        return SpoolEntry(
-            id=row.id,
-            state="queued",
-            attempts=0,
-            created_at=created,
-            next_attempt_at=created,
-            last_error=None,
-            message_id=None,
-            transport=None,
-            key=row.key,
-            message=message,
-        )
 
     # ------------------------------------------------------------------ delivering
 

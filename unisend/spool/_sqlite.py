@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .._errors import ConfigurationError
-from ._model import STATES, Row
+from ._model import Row
+from ._sql_store import INSERT, SQLStore, insert_values
 from ._store import SELECT_COLUMNS, row_from
 
 #: Milliseconds a writer waits for another process's transaction before giving up.
@@ -77,7 +78,7 @@ def _finish_values(row: Row, now: float) -> tuple[object, ...]:
     )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """A spool in one SQLite file, safe across threads and processes."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -132,22 +133,7 @@ class SQLiteStore:
                     if existing is not None:
                         stored.append(row_from(existing))
                         continue
-                db.execute(
-                    "INSERT INTO unisend_spool (id, state, attempts, created_at, "
-                    "next_attempt_at, key, payload, history, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        row.id,
-                        row.state,
-                        row.attempts,
-                        row.created_at,
-                        row.next_attempt_at,
-                        row.key,
-                        row.payload,
-                        row.history,
-                        row.created_at,
-                    ),
-                )
+                db.execute(INSERT, insert_values(row))
                 stored.append(row)
         return stored
 
@@ -194,54 +180,13 @@ class SQLiteStore:
                 [(entry_id, token) for entry_id in ids],
             )
 
-    def _read(self, sql: str, params: Sequence[object]) -> list[Row]:
-        with self._lock:
-            return [row_from(values) for values in self._db.execute(sql, params).fetchall()]
-
-    def entries(self, state: str | None, limit: int) -> list[Row]:
-        where = "" if state is None else "WHERE state = ? "
-        params: list[object] = [] if state is None else [state]
-        return self._read(
-            f"SELECT {SELECT_COLUMNS} FROM unisend_spool {where}"
-            "ORDER BY created_at DESC, id DESC LIMIT ?",
-            [*params, limit],
-        )
-
-    def get(self, entry_id: str) -> Row | None:
-        rows = self._read(f"SELECT {SELECT_COLUMNS} FROM unisend_spool WHERE id = ?", [entry_id])
-        return rows[0] if rows else None
-
-    def requeue(self, entry_id: str, now: float) -> Row | None:
+    def _execute(self, sql: str, params: Sequence[object]) -> tuple[list[tuple[object, ...]], int]:
+        if sql.startswith("SELECT"):
+            with self._lock:
+                return self._db.execute(sql, params).fetchall(), -1
         with self._write() as db:
-            db.execute(
-                "UPDATE unisend_spool SET state = 'queued', next_attempt_at = ?, updated_at = ? "
-                "WHERE id = ? AND state = 'failed'",
-                (now, now, entry_id),
-            )
-        return self.get(entry_id)
-
-    def requeue_failed(self, now: float) -> int:
-        with self._write() as db:
-            return db.execute(
-                "UPDATE unisend_spool SET state = 'queued', next_attempt_at = ?, updated_at = ? "
-                "WHERE state = 'failed'",
-                (now, now),
-            ).rowcount
-
-    def purge(self, state: str, before: float) -> int:
-        with self._write() as db:
-            return db.execute(
-                "DELETE FROM unisend_spool WHERE state = ? AND updated_at < ?", (state, before)
-            ).rowcount
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            found = dict(
-                self._db.execute(
-                    "SELECT state, COUNT(*) FROM unisend_spool GROUP BY state"
-                ).fetchall()
-            )
-        return {state: int(found.get(state, 0)) for state in STATES}
+            cursor = db.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
 
     def close(self) -> None:
         with self._lock:
