@@ -324,15 +324,18 @@ async def test_fifty_gathered_async_sends_over_a_pool_of_eight_keep_the_loop_fre
             ticks, max_gap = ticks + 1, max(max_gap, now - last)
             last = now
 
-    probe = asyncio.create_task(ticker())
-    started = time.perf_counter()
     async with AsyncMailer(transport) as mailer:
+        # The first send loads what async sending needs once (thread pool, modules): not
+        # the steady state this test measures.
+        await mailer.send(make_message(subject="warm-up"))
+        probe = asyncio.create_task(ticker())
+        started = time.perf_counter()
         results = await asyncio.gather(*(mailer.send(m) for m in messages))
         elapsed = time.perf_counter() - started
-    stop.set()
-    await probe
+        stop.set()
+        await probe
     assert len({r.message_id for r in results}) == 50
-    assert _subjects(server) == Counter(f"g{i}" for i in range(50))
+    assert _subjects(server) == Counter([f"g{i}" for i in range(50)] + ["warm-up"])
     recorder = server.recorder
     assert recorder.max_concurrent <= 8
     assert recorder.connections >= 4  # the sends overlapped on several connections
