@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,22 @@ def worker(location: str, url: str, *extra: str) -> subprocess.Popen[str]:
         [*command, "--url", url, *options], stdout=subprocess.PIPE, stderr=log, text=True
     )
     proc.log = log  # type: ignore[attr-defined]
+    _WORKERS.append(proc)
     return proc
+
+
+_WORKERS: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_behind() -> Iterator[None]:
+    """A failed test must not leave its worker processes running."""
+    yield
+    while _WORKERS:
+        proc = _WORKERS.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for_log(proc: subprocess.Popen[str], text: str, timeout: float = 30) -> str:
