@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from typing import Any
@@ -81,7 +82,7 @@ def handshake_failure(
     ``only_tls12``: a probe found the server completes a TLS 1.2 handshake."""
     reason = getattr(exc, "reason", None) or ""
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, (TimeoutError,)):
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # distinct classes on 3.10
         summary = "the TLS handshake got no answer in time"
         fix = (
             f"port {port} does not seem to speak TLS right away: use smtp://{host}:{port} "
