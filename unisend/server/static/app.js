@@ -196,7 +196,9 @@ function listen() {
   events.addEventListener("open", () => {
     $("live").textContent = "live";
     $("live").classList.add("on");
-    if (!state.first) refreshSoon(0); // reconnected: catch up on what arrived meanwhile
+    // (re)connected: catch up on what arrived before the stream started, which the first
+    // list load may have missed
+    refreshSoon(0);
   });
   events.addEventListener("error", () => { $("live").textContent = "reconnecting"; $("live").classList.remove("on"); });
   events.addEventListener("message", () => refreshSoon(50));
