@@ -83,7 +83,9 @@ def store_path(path: str | None) -> Path:
             from ..transports.sandbox import path_from_spec
 
             path = path_from_spec(parse_url(url))
-    chosen = path or os.environ.get("UNISEND_SANDBOX") or Path(".unisend") / "sandbox.sqlite3"
+    from ..transports._sandbox_schema import DEFAULT_PATH, ENV_VAR
+
+    chosen = path or os.environ.get(ENV_VAR) or DEFAULT_PATH
     return Path(chosen).expanduser().absolute()
 
 

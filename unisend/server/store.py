@@ -16,25 +16,14 @@ from datetime import datetime, timezone
 from email import policy
 from pathlib import Path
 
+from ..transports._sandbox_schema import BUSY_TIMEOUT, SCHEMA
+
 #: The ``route`` column of messages received over SMTP.
 SMTP_ROUTE = "smtp"
 
-# The table of unisend.transports.sandbox, word for word (a test keeps them equal): that
-# module is not imported here because it loads pydantic, a third of the start-up time.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    time        TEXT NOT NULL,
-    sender      TEXT NOT NULL,
-    recipients  TEXT NOT NULL,
-    subject     TEXT NOT NULL,
-    message_id  TEXT NOT NULL,
-    route       TEXT NOT NULL,
-    raw         BLOB NOT NULL
-)
-"""
-# Seconds a writer waits for another process's lock (as the sandbox transport does).
-_BUSY_TIMEOUT = 30.0
+# The sandbox transport's own table and lock wait (from its pydantic-free schema module).
+_SCHEMA = SCHEMA
+_BUSY_TIMEOUT = BUSY_TIMEOUT
 
 _SUMMARY = "id, time, sender, recipients, subject, message_id, route, length(raw) AS size"  # no raw
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .._errors import ConfigurationError, ProviderError, TransientError
 from .._result import SendResult
+from ._sandbox_schema import BUSY_TIMEOUT, DEFAULT_PATH, ENV_VAR, SCHEMA
 from .base import Transport, require_body, require_sender
 
 if TYPE_CHECKING:
@@ -47,30 +48,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("unisend")
 
-#: The environment variable naming the sandbox file.
-ENV_VAR = "UNISEND_SANDBOX"
-#: Where the sandbox lives when neither the URL nor ``UNISEND_SANDBOX`` says.
-DEFAULT_PATH = Path(".unisend") / "sandbox.sqlite3"
-
-# Seconds a writer waits for another process's lock before giving up (TransientError).
-_BUSY_TIMEOUT = 30.0
+# A writer waits _BUSY_TIMEOUT seconds for another process's lock before giving up
+# (TransientError).
+_BUSY_TIMEOUT = BUSY_TIMEOUT
 # Pause between two tries after a lock conflict SQLite reported without waiting.
 _RETRY_PAUSE = 0.02
 
 _T = TypeVar("_T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    time        TEXT NOT NULL,
-    sender      TEXT NOT NULL,
-    recipients  TEXT NOT NULL,
-    subject     TEXT NOT NULL,
-    message_id  TEXT NOT NULL,
-    route       TEXT NOT NULL,
-    raw         BLOB NOT NULL
-)
-"""
+_SCHEMA = SCHEMA
 _COLUMNS = "id, time, sender, recipients, subject, message_id, route, raw"
 
 
