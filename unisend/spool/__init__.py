@@ -6,8 +6,9 @@ Names load on first use, so the command line can import ``unisend.spool.cli`` ch
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._model import SpoolEntry, SpoolReport
@@ -16,11 +17,7 @@ if TYPE_CHECKING:
 _LAZY = {"Spool": "._spool", "SpoolEntry": "._model", "SpoolReport": "._model"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'unisend.spool' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["Spool", "SpoolEntry", "SpoolReport"]

@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .base import Transport
@@ -22,27 +23,21 @@ if TYPE_CHECKING:
     from .smtp import SMTPTransport
 
 _LAZY = {
-    "Transport": "base",
-    "SMTPTransport": "smtp",
-    "SendGridTransport": "sendgrid",
-    "PostmarkTransport": "postmark",
-    "MailjetTransport": "mailjet",
-    "BrevoTransport": "brevo",
-    "MailtrapTransport": "mailtrap",
-    "MemoryTransport": "memory",
-    "ConsoleTransport": "console",
-    "SandboxTransport": "sandbox",
-    "ScriptedTransport": "scripted",
+    "Transport": ".base",
+    "SMTPTransport": ".smtp",
+    "SendGridTransport": ".sendgrid",
+    "PostmarkTransport": ".postmark",
+    "MailjetTransport": ".mailjet",
+    "BrevoTransport": ".brevo",
+    "MailtrapTransport": ".mailtrap",
+    "MemoryTransport": ".memory",
+    "ConsoleTransport": ".console",
+    "SandboxTransport": ".sandbox",
+    "ScriptedTransport": ".scripted",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'unisend.transports' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:
