@@ -87,3 +87,21 @@ def test_send_at_must_be_aware() -> None:
 def test_invalid_message_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         Message(to="nope", text="x")
+
+
+def test_a_parsed_address_string_is_shared_and_errors_still_name_the_field() -> None:
+    # Bulk mail names the same sender in every message: it is parsed once.
+    first = Message(sender="Ann <ann@example.com>", to="bob@example.com", text="x")
+    second = Message(sender="Ann <ann@example.com>", to="bob@example.com", text="y")
+    assert first.sender is second.sender
+    assert first.to[0] is second.to[0]
+    assert first.sender == Address("ann@example.com", "Ann")
+    # A failure is not cached, and it names the field it came from each time.
+    for field in ("sender", "to", "reply_to"):
+        with pytest.raises(InvalidMessage, match=rf"^invalid message: {field}: "):
+            Message(**{"to": "bob@example.com", "text": "x", field: "not an address"})
+    # A domain checked once stays checked with a different local part, and a bad one
+    # under a cached domain is still refused.
+    assert Message(to="carl@example.com", text="x").to[0].email == "carl@example.com"
+    with pytest.raises(InvalidMessage, match="local part"):
+        Message(to="c..arl@example.com", text="x")

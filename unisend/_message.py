@@ -153,8 +153,13 @@ def _one_address_please(field: str, value: str) -> InvalidMessage:
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
+@functools.lru_cache(maxsize=1024)
 def _ascii_domain(domain: str) -> str:
-    """The domain in ASCII (punycode for IDN); raises ``ValueError`` with the problem."""
+    """The domain in ASCII (punycode for IDN); raises ``ValueError`` with the problem.
+
+    Cached (only successes: ``lru_cache`` does not keep exceptions): bulk mail sends to
+    many addresses at few domains, and UTS-46 mapping is the costly part of a check.
+    """
     if domain.startswith("["):
         return _address_literal(domain)
     if not domain or domain.endswith(".") or ".." in domain:
@@ -272,6 +277,12 @@ class Address(BaseModel):
     @classmethod
     def parse(cls, value: str | Address, field: str = "address") -> Address:
         """Build an Address from ``"Name <a@b.example>"``, ``"a@b.example"`` or an Address."""
+        if type(value) is str and cls is Address:
+            try:
+                return _parse_address_string(value)
+            except InvalidMessage:
+                pass  # parsed again below, so that the error names the field
+            return cls._parse_string(value, field)
         if isinstance(value, Address):
             return value
         if isinstance(value, Mapping) and set(value) <= {"email", "name"}:
@@ -283,6 +294,10 @@ class Address(BaseModel):
                 return cls.model_construct(email=email, name=name)
         if not isinstance(value, str):
             raise InvalidMessage(f"{field}: expected an address string, got {type(value).__name__}")
+        return cls._parse_string(value, field)
+
+    @classmethod
+    def _parse_string(cls, value: str, field: str) -> Address:
         check_no_control(field, value)
         if several_addresses(value):
             raise _one_address_please(field, value)
@@ -320,6 +335,14 @@ class Address(BaseModel):
             return f"{self.name} <{self.email}>"
         quoted = self.name.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{quoted}" <{self.email}>'
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_address_string(value: str) -> Address:
+    """``Address.parse`` of a string, cached: an Address is immutable, so one parsed
+    sender or recipient is shared by every message that names it (only successes are
+    kept; a bad string raises every time)."""
+    return Address._parse_string(value, "address")
 
 
 class Attachment(BaseModel):

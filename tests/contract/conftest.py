@@ -25,7 +25,7 @@ def respx_sees_async_requests(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """respx intercepts httpcore, not the aiohttp transport the async path uses when
-    httpx-aiohttp is installed: respx tests get the httpcore transport, stub tests keep
+    aiohttp is installed: respx tests get the httpcore transport, stub tests keep
     the default, so both async transports are exercised."""
     if {"stub", "http_stub", "https_stub"} & set(request.fixturenames):
         return

@@ -605,7 +605,7 @@ def test_no_secret_is_reachable_from_an_error(
     __cause__/__context__ and their attributes (an httpx error's request headers, a JSON
     error's document), the locals of unisend's frames."""
     if mode == "async-aiohttp":
-        pytest.importorskip("httpx_aiohttp", reason="the aiohttp transport is the extra 'fast'")
+        pytest.importorskip("aiohttp", reason="the aiohttp transport is the extra 'fast'")
         from unisend.transports import _async_http
 
         monkeypatch.setattr(_async_http, "USE_AIOHTTP", True)

@@ -32,7 +32,7 @@ def respx_sees_async_requests(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """respx intercepts httpcore, but the default async transport is aiohttp when
-    httpx-aiohttp is installed (unisend's ``fast`` extra), which respx cannot see. Tests
+    aiohttp is installed (unisend's ``fast`` extra), which respx cannot see. Tests
     that mock with respx get the httpcore transport; tests against the loopback stub keep
     the default, so both async transports are exercised."""
     if {"stub", "http_stub", "https_stub"} & set(request.fixturenames):
