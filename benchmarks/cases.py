@@ -16,7 +16,7 @@ Groups:
   same provider's one-request-per-message case.
 * ``unisend_sendgrid_async<K>_lat50``: ``AsyncMailer.send_many(concurrency=K)`` against
   the stub that answers 50 ms late (bound K / 50 ms), with the async transport unisend
-  picks (httpx-aiohttp when installed) and with the httpcore-only fallback.
+  picks (its aiohttp adapter when aiohttp is installed) and with the httpcore-only fallback.
 * ``opt_*``: the raw options measured to choose the async transport (httpx on many small
   httpcore pools), beside ``httpx_async128_lat50`` / ``httpx_aiohttp_async128_lat50``.
 """
@@ -159,7 +159,7 @@ async def case_unisend_sendgrid_async128_lat50(n, srv):
 
 @case(server="http", limit="aiohttp_async128_lat50", latency_ms=50, in_flight=128)
 async def case_unisend_sendgrid_async128_lat50_httpcore(n, srv):
-    """The same on the fallback without httpx-aiohttp: many small httpcore pools."""
+    """The same on the fallback without aiohttp: many small httpcore pools."""
     await _async_send_many(n, srv, use_aiohttp=False)
 
 

@@ -6,8 +6,9 @@
 #   benchmarks/run.sh quick      # smoke test: n=200, 1 repeat
 #
 # VENV (default /tmp/unisend-benchvenv) is a throwaway virtualenv OUTSIDE the repository
-# with the exact peer versions (requirements-peers.txt) plus pyinstrument; unisend is
-# put on its path from this checkout with a .pth file (nothing is built or installed).
+# with the exact peer versions (requirements-peers.txt) plus pyinstrument and unisend's
+# runtime dependencies; unisend is put on its path from this checkout with a .pth file
+# (the package itself is not built or installed).
 # Output: benchmarks/out/<what>-<UTC time>.{jsonl,md} (raw JSON lines and the table).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +24,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q -r "$BENCH/requirements-peers.txt" pyinstrument
+# unisend's own runtime dependencies and its "fast" extra, as pyproject.toml declares them
+# (what `pip install unisend[fast]` would add to the peers' versions, e.g. sniffio)
+"$VENV/bin/python" - "$ROOT/pyproject.toml" > "$VENV/unisend-requirements.txt" <<'PY'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["fast"]))
+PY
+"$VENV/bin/pip" install -q -r "$VENV/unisend-requirements.txt"
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$ROOT" > "$SITE/unisend-checkout.pth"
 

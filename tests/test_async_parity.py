@@ -429,3 +429,34 @@ async def test_each_async_transport_delivers_and_releases_its_connections(
     assert stats["messages"] == 60
     # 12 for the sends (the second round reuses them) + 1 for this stats request
     assert stats["connections"] <= 13
+
+
+async def test_the_httpcore_fallback_fails_no_import_per_request(
+    stub: HttpStub, make_message: MakeMessage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpcore imports sniffio in each async lock it makes; when that import fails (anyio
+    4 stopped installing sniffio) every request scans sys.path several times. unisend
+    depends on sniffio, so a request through the fallback tries no missing module."""
+    import builtins
+
+    from unisend.transports import _async_http
+
+    monkeypatch.setattr(_async_http, "USE_AIOHTTP", False)
+    failed: list[str] = []
+    real_import = builtins.__import__
+
+    def counting_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_import(name, *args, **kwargs)
+        except ImportError:
+            failed.append(name)
+            raise
+
+    transport = SendGridTransport(api_key="key", base_url=stub.url)
+    async with AsyncMailer(transport) as mailer:
+        assert _all_ok(await mailer.send_many([make_message()] * 4, concurrency=4))  # warm
+        monkeypatch.setattr(builtins, "__import__", counting_import)
+        results = await mailer.send_many([make_message()] * 16, concurrency=8)
+        monkeypatch.setattr(builtins, "__import__", real_import)
+    assert _all_ok(results)
+    assert failed == []

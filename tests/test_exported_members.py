@@ -111,6 +111,23 @@ def test_import_unisend_loads_no_heavy_or_provider_module() -> None:
     assert offenders == []
 
 
+def test_mailer_and_message_load_what_a_send_needs_and_build_the_schema_on_first_use() -> None:
+    """``from unisend import Mailer, Message`` (what every user runs) leaves out what only
+    some messages need (IDNA tables, MIME types, HTTP dates) and the pydantic schema build,
+    which the first message pays for (benchmarks/RESULTS.md, import section)."""
+    code = (
+        "import sys, json; from unisend import Mailer, Message; before = sorted(sys.modules); "
+        "built = [type(Message.__pydantic_validator__).__name__]; "
+        "Message(sender='a@example.com', to='b@example.com', text='t'); "
+        "built.append(type(Message.__pydantic_validator__).__name__); "
+        "print(json.dumps([before, built]))"
+    )
+    loaded, built = json.loads(_python(code).stdout)
+    lazy = {"idna", "mimetypes", "email.utils", "httpx", "asyncio", "logging", "tenacity"}
+    assert sorted(lazy & set(loaded)) == []
+    assert built == ["MockValSer", "SchemaValidator"]
+
+
 def _best_of(code: str, runs: int = 5) -> float:
     best = float("inf")
     for _ in range(runs):

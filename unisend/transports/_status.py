@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import time
 from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 from .._errors import (
     AuthenticationError,
@@ -68,6 +67,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
             return None
         return seconds
+    from email.utils import parsedate_to_datetime  # 10 ms to import; HTTP dates are rare
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
