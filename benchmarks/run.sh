@@ -64,8 +64,11 @@ case "$WHAT" in
         PREFIX="$(mktemp -d)"
         "$VENV/bin/python" "$BENCH/import_times.py" --python "$VENV/bin/python" --repeats 7 \
             --pycache-prefix "$PREFIX" \
+            --stmt "pydantic=from pydantic import BaseModel" \
+            --stmt "pydantic + a one-field model=from pydantic import BaseModel; M = type('M', (BaseModel,), {'__annotations__': {'x': int}})" \
             --stmt "unisend=import unisend" \
             --stmt "unisend Mailer+Message=from unisend import Mailer, Message" \
+            --stmt "unisend Mailer+Message, first Message()=from unisend import Mailer, Message; Message(sender='a@example.com', to='b@example.com', text='t')" \
             --stmt "unisend SMTPTransport=from unisend.transports import SMTPTransport" \
             --stmt "unisend SendGridTransport=from unisend.transports import SendGridTransport" \
             --markdown "$OUT/imports-$STAMP.md" | tee "$OUT/imports-$STAMP.jsonl"
