@@ -86,7 +86,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
-        if "Content-Encoding" not in result.headers:
+        if "Content-Encoding" not in response.headers:  # aiohttp's C multidict: cheap
             # What aread() would store after passing the bytes through httpx's identity
             # decoder; httpx < 0.30 keeps it here (tests/test_httpx_internals.py).
             result._content = body

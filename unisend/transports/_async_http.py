@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -92,29 +92,9 @@ class _Deferred(httpx.AsyncBaseTransport):
             await self._real.aclose()
 
 
-class _Counted(httpx.AsyncByteStream):
-    """A response body that frees its shard's slot when it is closed."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, busy: list[int], index: int) -> None:
-        self._stream = stream
-        self._busy = busy
-        self._index: int | None = index
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()  # first: the pool gets its connection back
-        finally:
-            if self._index is not None:
-                self._busy[self._index] -= 1
-                self._index = None
-
-
 class ShardedTransport(httpx.AsyncBaseTransport):
-    """Many small httpcore pools; each request goes to the one with fewest in flight."""
+    """Many small httpcore pools; each request goes to the one with fewest in flight.
+    Responses come back read in full."""
 
     def __init__(self, context: ssl.SSLContext, max_connections: int = ASYNC_MAX_CONNECTIONS):
         shards = max(1, -(-max_connections // SHARD_SIZE))
@@ -131,11 +111,14 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         busy[index] += 1
         try:
             response = await self._shards[index].handle_async_request(request)
-        except BaseException:
+            try:
+                # The whole body now (the providers' clients read it all anyway), so the
+                # connection is back in its pool and the slot free when this returns.
+                await response.aread()
+            finally:
+                await response.aclose()
+        finally:
             busy[index] -= 1
-            raise
-        stream: Any = response.stream
-        response.stream = _Counted(stream, busy, index)
         return response
 
     async def aclose(self) -> None:

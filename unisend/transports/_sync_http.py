@@ -49,7 +49,10 @@ class _Lean:
     _no_cookies: httpx.Cookies
     _urls: dict[str, httpx.URL]
     _timeout_extensions: tuple[httpx.Timeout, dict[str, Any]] | None
-    _json_headers: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[httpx.Headers, bool] | None]
+    _json_headers: dict[
+        tuple[int, tuple[tuple[str, str], ...]],
+        tuple[httpx.URL, tuple[httpx.Headers, bool] | None],
+    ]
 
     # what httpx's client classes provide
     headers: httpx.Headers
@@ -117,29 +120,30 @@ class _Lean:
         """What ``httpx.Request(method, url, headers=<client's, merged>, json=document)``
         builds, header for header and byte for byte, with the headers merged and
         normalised once per endpoint instead of on every request (a test compares)."""
-        key = (str(url), tuple(headers.items()) if headers else ())
-        cached = self._json_headers.get(key)
-        if cached is None:
+        # Keyed by the URL object's identity (``_parsed`` hands out one object per
+        # string; hashing an httpx.URL would format it again), checked with ``is``.
+        key = (id(url), tuple(headers.items()) if headers else ())
+        entry = self._json_headers.get(key)
+        if entry is None or entry[0] is not url:
             merged = httpx.Headers(self.headers)
             if headers:
                 merged.update(headers)
             if "Content-Length" in merged or "Transfer-Encoding" in merged:
-                cached = None  # rare: the caller set it; httpx's own way below
+                entry = (url, None)  # rare: the caller set it; httpx's own way below
             else:
                 host = [] if "Host" in merged or not url.host else [(b"Host", url.netloc)]
-                cached = (httpx.Headers(host + merged.raw), "Content-Type" not in merged)
+                entry = (url, (httpx.Headers(host + merged.raw), "Content-Type" not in merged))
             if len(self._json_headers) >= URL_CACHE_SIZE:
                 self._json_headers.clear()
-            self._json_headers[key] = cached
+            self._json_headers[key] = entry
+        cached = entry[1]
         if cached is None:
             merged = httpx.Headers(self.headers)
             merged.update(headers)
             return httpx.Request(
                 method, url, headers=merged, json=document, extensions=self._extensions()
             )
-        content = json.dumps(
-            document, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode("utf-8")
+        content = _JSON.encode(document).encode("utf-8")
         prefix, add_type = cached
         request_headers = httpx.Headers(prefix)
         request_headers["Content-Length"] = str(len(content))
@@ -161,6 +165,10 @@ class _Lean:
             cached = self._timeout_extensions = (self.timeout, {"timeout": self.timeout.as_dict()})
         return dict(cached[1])
 
+
+#: What ``json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)``
+#: uses, built once: ``json.dumps`` with any argument builds a new encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 #: The request options the direct path takes; any other goes through httpx's client.
 _BODY_OPTIONS = frozenset({"json", "content"})
