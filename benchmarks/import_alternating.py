@@ -24,7 +24,10 @@ STATEMENTS = {
         "Message(sender='a@example.com', to='b@example.com', text='t')"
     ),
 }
-PROBE = "import time, sys\nt = time.perf_counter()\nexec({code!r})\nprint((time.perf_counter() - t) * 1e3)"
+PROBE = (
+    "import time, sys\nt = time.perf_counter()\nexec({code!r})\n"
+    "print((time.perf_counter() - t) * 1e3)"
+)
 
 
 def once(code: str) -> float:
