@@ -480,3 +480,18 @@ def test_cli_says_to_repeat_to(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 2
     assert "one address per string" in err and "repeat --to" in err
     assert not (tmp_path / "cli.sqlite3").exists()
+
+
+def test_messages_rebuilt_from_payloads_share_their_addresses_and_still_check_them() -> None:
+    from unisend._payload import message_from_payload, message_to_payload
+
+    message = Message(sender="Shop <shop@example.com>", to=["bob@example.com"], text="hi")
+    first = message_from_payload(json.loads(json.dumps(message_to_payload(message))))
+    second = message_from_payload(json.loads(json.dumps(message_to_payload(message))))
+    assert first == message == second
+    assert first.sender is second.sender  # validated once, shared (it is immutable)
+    assert first.cc == [] and first.bcc == []
+    tampered = message_to_payload(message)
+    tampered["message"]["to"] = [{"email": "bob@example.com\r\nBcc: x@evil.example", "name": ""}]
+    with pytest.raises(InvalidMessage, match="control character"):
+        message_from_payload(tampered)

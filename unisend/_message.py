@@ -347,6 +347,13 @@ class Address(BaseModel):
 
 
 @functools.lru_cache(maxsize=4096)
+def address_of(email: str, name: str = "") -> Address:
+    """``Address(email, name)``, cached like :func:`_parse_address_string`: messages
+    rebuilt from JSON (the spool, Celery) name the same few senders over and over."""
+    return Address(email, name)
+
+
+@functools.lru_cache(maxsize=4096)
 def _parse_address_string(value: str) -> Address:
     """``Address.parse`` of a string, cached: an Address is immutable, so one parsed
     sender or recipient is shared by every message that names it (only successes are
@@ -511,7 +518,9 @@ def _address_list(value: Any, field: str) -> FrozenList[Address]:
         return FrozenList((Address.parse(value, field),))
     if type(value) is not list and (isinstance(value, Mapping) or not hasattr(value, "__iter__")):
         raise InvalidMessage(f"{field}: expected an address or a list of addresses")
-    return FrozenList(Address.parse(item, field) for item in value)
+    if not value:
+        return NONE
+    return FrozenList([Address.parse(item, field) for item in value])
 
 
 class Message(BaseModel):
@@ -747,6 +756,7 @@ __all__ = [
     "Address",
     "Attachment",
     "Message",
+    "address_of",
     "check_no_control",
     "check_text",
     "several_addresses",
