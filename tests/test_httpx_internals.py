@@ -148,3 +148,18 @@ def test_json_requests_match_httpx_whatever_the_headers(extra: dict[str, str]) -
         )
     assert all(r.headers.raw == built.headers.raw for r in seen)
     assert all(r.content == built.content == b'{"n":1}' for r in seen)
+
+
+async def test_a_response_whose_content_is_preset_reads_as_httpx_would() -> None:
+    """The aiohttp adapter stores an already-read body in ``Response._content`` (what
+    ``aread()`` keeps after the identity decoder); httpx must read it from there."""
+    body = b'{"message_ids": ["a"]}'
+    request = httpx.Request("POST", "https://api.example.com/api/send")
+    preset = httpx.Response(
+        200, headers=[(b"Content-Type", b"application/json")], stream=httpx.ByteStream(body)
+    )
+    preset.request = request
+    preset._content = body
+    assert await preset.aread() == body
+    assert preset.content == body and preset.json() == {"message_ids": ["a"]}
+    assert preset.text == body.decode()
