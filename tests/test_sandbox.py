@@ -410,7 +410,7 @@ def test_wal_is_set_up_once_even_while_another_connection_reads(
     switch to WAL waits for the reader instead of failing."""
     path = tmp_path / "old.sqlite3"
     reader = sqlite3.connect(path, isolation_level=None)
-    reader.execute(sandbox_module._SCHEMA)
+    reader.execute(sandbox_module.SCHEMA)
     assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     reader.execute("BEGIN")
     reader.execute("SELECT COUNT(*) FROM messages").fetchone()

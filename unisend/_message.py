@@ -284,8 +284,9 @@ class Address(BaseModel):
         return _check_email(email, "address")[0]
 
     @classmethod
-    def parse(cls, value: str | Address, field: str = "address") -> Address:
-        """Build an Address from ``"Name <a@b.example>"``, ``"a@b.example"`` or an Address."""
+    def parse(cls, value: str | Address | Mapping[str, str], field: str = "address") -> Address:
+        """Build an Address from ``"Name <a@b.example>"``, ``"a@b.example"``, an Address or
+        the JSON form ``{"email": ..., "name": ...}``."""
         if type(value) is str and cls is Address:
             try:
                 return _parse_address_string(value)
@@ -300,6 +301,8 @@ class Address(BaseModel):
             if isinstance(email, str) and isinstance(name, str):
                 _check_email(email, field)
                 name = check_no_control(f"{field} display name", name).strip()
+                if cls is Address:
+                    return _checked_address(email, name)
                 return cls.model_construct(email=email, name=name)
         if not isinstance(value, str):
             raise InvalidMessage(f"{field}: expected an address string, got {type(value).__name__}")
@@ -347,10 +350,10 @@ class Address(BaseModel):
 
 
 @functools.lru_cache(maxsize=4096)
-def address_of(email: str, name: str = "") -> Address:
-    """``Address(email, name)``, cached like :func:`_parse_address_string`: messages
-    rebuilt from JSON (the spool, Celery) name the same few senders over and over."""
-    return Address(email, name)
+def _checked_address(email: str, name: str) -> Address:
+    """The Address of an email and name already checked, built once and shared (it is
+    immutable): messages rebuilt from JSON (the spool, Celery) repeat their senders."""
+    return Address.model_construct(email=email, name=name)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -756,7 +759,6 @@ __all__ = [
     "Address",
     "Attachment",
     "Message",
-    "address_of",
     "check_no_control",
     "check_text",
     "several_addresses",

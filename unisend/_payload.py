@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._errors import InvalidMessage
-from ._message import Address, Attachment, Message, address_of
+from ._message import Address, Attachment, Message
 
 #: Version of the JSON form of a message.
 PAYLOAD_VERSION = 1
@@ -40,7 +40,7 @@ def message_to_payload(message: Message) -> dict[str, Any]:
 
 def _address(value: Any) -> Address:
     if isinstance(value, Mapping):
-        return address_of(str(value.get("email", "")), str(value.get("name", "")))
+        return Address.parse(value, "payload address")  # checked, then shared
     raise InvalidMessage(f"payload address {value!r} must be an object with email and name")
 
 

@@ -17,13 +17,6 @@ from unisend.server.store import Store, header_fields
 from unisend.transports import sandbox
 
 
-def test_store_schema_and_timeout_are_the_sandbox_transports() -> None:
-    from unisend.server import store
-
-    assert store._SCHEMA == sandbox._SCHEMA
-    assert store._BUSY_TIMEOUT == sandbox._BUSY_TIMEOUT
-
-
 def test_store_path_is_found_as_sandbox_list_finds_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

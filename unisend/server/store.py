@@ -21,10 +21,6 @@ from ..transports._sandbox_schema import BUSY_TIMEOUT, SCHEMA
 #: The ``route`` column of messages received over SMTP.
 SMTP_ROUTE = "smtp"
 
-# The sandbox transport's own table and lock wait (from its pydantic-free schema module).
-_SCHEMA = SCHEMA
-_BUSY_TIMEOUT = BUSY_TIMEOUT
-
 _SUMMARY = "id, time, sender, recipients, subject, message_id, route, length(raw) AS size"  # no raw
 
 
@@ -100,14 +96,14 @@ class Store:
         if self._conn is None:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL never corrupts the file; a power cut may lose the last
                 # messages, acceptable for a test inbox and ~10x fewer fsyncs on ingest.
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(_SCHEMA)
+                conn.execute(SCHEMA)
             except BaseException:
                 conn.close()
                 raise

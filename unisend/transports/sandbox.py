@@ -56,7 +56,6 @@ _RETRY_PAUSE = 0.02
 
 _T = TypeVar("_T")
 
-_SCHEMA = SCHEMA
 _COLUMNS = "id, time, sender, recipients, subject, message_id, route, raw"
 
 
@@ -126,7 +125,7 @@ def _prepare(conn: sqlite3.Connection) -> None:
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
     ).fetchone()
     if found is None:
-        _immediate(conn, lambda: conn.execute(_SCHEMA))
+        _immediate(conn, lambda: conn.execute(SCHEMA))
 
 
 def _immediate(conn: sqlite3.Connection, work: Callable[[], _T]) -> _T:
