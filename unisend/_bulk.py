@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+E = TypeVar("E", bound=BaseException)
 
 #: Messages in flight for ``AsyncMailer.send_many`` unless ``concurrency=`` says otherwise.
 ASYNC_CONCURRENCY = 32
@@ -40,17 +41,30 @@ def batch_limit(transport: Transport) -> int:
     return limit if isinstance(limit, int) and limit > 0 else 0
 
 
-def map_threads(function: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
-    """``function`` over ``items`` in at most ``concurrency`` threads, results in order."""
+def map_threads(
+    function: Callable[[T], R],
+    items: Sequence[T],
+    concurrency: int,
+    returned: type[E],
+) -> list[R | E]:
+    """``function`` over ``items`` in at most ``concurrency`` threads, results in order;
+    an exception of type ``returned`` is the item's result."""
+
+    def item_result(item: T) -> R | E:
+        try:
+            return function(item)
+        except returned as exc:
+            return exc
+
     if concurrency == 1 or len(items) <= 1:
-        return [function(item) for item in items]
+        return [item_result(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor  # not paid for by ``import unisend``
 
     pool = ThreadPoolExecutor(
         max_workers=min(concurrency, len(items)), thread_name_prefix="unisend-send"
     )
     try:
-        results = list(pool.map(function, items))
+        results = list(pool.map(item_result, items))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -59,18 +73,27 @@ def map_threads(function: Callable[[T], R], items: Sequence[T], concurrency: int
 
 
 async def map_tasks(
-    function: Callable[[T], Awaitable[R]], items: Sequence[T], concurrency: int
-) -> list[R]:
+    function: Callable[[T], Awaitable[R]],
+    items: Sequence[T],
+    concurrency: int,
+    returned: type[E],
+) -> list[R | E]:
     """``function`` over ``items`` with at most ``concurrency`` awaiting, results in order;
-    if one raises, the others are cancelled and the error is raised."""
+    an exception of type ``returned`` is the item's result. If another one is raised,
+    the others are cancelled and it is raised."""
     import asyncio  # loaded already in any async caller
 
-    results: list[R | None] = [None] * len(items)
+    results: list[R | E | None] = [None] * len(items)
     pending = iter(range(len(items)))  # shared: each worker takes the next index
 
     async def worker() -> None:
+        # ``function``'s awaitable is awaited here, not in a wrapper coroutine: each
+        # layer is resumed at every suspension and kept alive while the item is in flight.
         for index in pending:
-            results[index] = await function(items[index])
+            try:
+                results[index] = await function(items[index])
+            except returned as exc:
+                results[index] = exc
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(items)))]
     try:

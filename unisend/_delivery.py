@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 from ._errors import AllRoutesFailed, MessageRejected, SendError
@@ -158,9 +159,11 @@ class _Walk:
         self, route: Transport, policy: RetryPolicy, hook: AttemptHook | None
     ) -> Plan[SendResult]:
         """Deliver through ``route``: a router's routes, or tries on a lone route."""
+        # The plan of either, not a generator around it: one frame less to resume at
+        # each step (and to keep alive while the try is in flight).
         if isinstance(route, Routing):
-            return (yield from self.router(route, policy, hook))
-        return (yield from self.tries(route, policy, hook))
+            return self.router(route, policy, hook)
+        return self.tries(route, policy, hook)
 
     def tries(
         self, route: Transport, policy: RetryPolicy, hook: AttemptHook | None
@@ -324,11 +327,26 @@ def record(
 
 def with_attempts(result: SendResult, attempts: tuple[Attempt, ...]) -> SendResult:
     """A copy of ``result`` carrying ``attempts`` (every field kept, whatever fields
-    SendResult grows; a third of the cost of ``dataclasses.replace``)."""
-    clone = object.__new__(type(result))
-    clone.__dict__.update(result.__dict__)
-    clone.__dict__["attempts"] = attempts
+    SendResult or a subclass has; a third of the cost of ``dataclasses.replace``)."""
+    cls = type(result)
+    clone = object.__new__(cls)
+    for name in _fields(cls):
+        object.__setattr__(clone, name, getattr(result, name))
+    object.__setattr__(clone, "attempts", attempts)
+    attributes = getattr(result, "__dict__", None)  # a subclass without slots
+    if attributes:
+        clone.__dict__.update(attributes)
     return clone
+
+
+def _fields(cls: type[SendResult]) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(each.name for each in fields(cls))
+    return names
+
+
+_FIELDS: dict[type[SendResult], tuple[str, ...]] = {}
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from ._bulk import (
     map_tasks,
     map_threads,
 )
-from ._delivery import Outcome, Plan, Sleep, Try, deliver, deliver_batch
+from ._delivery import Plan, Sleep, Try, deliver, deliver_batch
 from ._errors import ConfigurationError, InvalidMessage, SendError
 from ._message import Address, Message
 from ._result import SendResult
@@ -247,14 +247,10 @@ class Mailer(_BaseMailer):
         prepared = self._prepare_all(route, messages)
         if batch_limit(route):
             return run(deliver_batch(route, prepared, self.retry))
-
-        def one(message: Message) -> Outcome:
-            try:
-                return run(deliver(route, message, self.retry))
-            except SendError as exc:
-                return exc
-
-        return map_threads(one, prepared, concurrency)
+        retry = self.retry
+        return map_threads(
+            lambda message: run(deliver(route, message, retry)), prepared, concurrency, SendError
+        )
 
     def close(self) -> None:
         """Close the transport's connections."""
@@ -313,14 +309,10 @@ class AsyncMailer(_BaseMailer):
         prepared = self._prepare_all(route, messages)
         if batch_limit(route):
             return await arun(deliver_batch(route, prepared, self.retry))
-
-        async def one(message: Message) -> Outcome:
-            try:
-                return await arun(deliver(route, message, self.retry))
-            except SendError as exc:
-                return exc
-
-        return await map_tasks(one, prepared, concurrency)
+        retry = self.retry
+        return await map_tasks(
+            lambda message: arun(deliver(route, message, retry)), prepared, concurrency, SendError
+        )
 
     async def aclose(self) -> None:
         """Close the transport's connections."""

@@ -143,19 +143,22 @@ class AsyncApiClient(_Lean, httpx.AsyncClient):
         if kwargs.keys() <= _BODY_OPTIONS:
             direct = self._direct(method, parsed, headers, kwargs)
             if direct is not None:
-                return await _asend(*direct)
+                request = direct[0]
+                transport: httpx.AsyncBaseTransport = direct[1]
+                if type(transport) is _Deferred and transport._real is not None:
+                    # Each coroutine layer between a request and the socket is resumed
+                    # at every suspension and stays alive (for the garbage collector to
+                    # walk) while the request is in flight: skip the builder once it built.
+                    transport = transport._real
+                response = await transport.handle_async_request(request)
+                response.request = request
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+                return response
         return await super().request(method, parsed, headers=headers, **kwargs)
-
-
-async def _asend(request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
-    response = await transport.handle_async_request(request)
-    response.request = request
-    try:
-        await response.aread()
-    except BaseException:
-        await response.aclose()
-        raise
-    return response
 
 
 __all__ = [
