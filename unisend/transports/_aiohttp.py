@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import httpx
 import yarl
+from multidict import CIMultiDict
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -64,9 +65,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with session.request(
                 request.method,
                 _url(str(request.url)),
-                headers=[
+                # One object for the request's lifetime, not a list of tuples (fewer
+                # objects for the garbage collector to walk while it is in flight).
+                headers=CIMultiDict(
                     (key.decode("latin-1"), value.decode("latin-1")) for key, value in headers
-                ],
+                ),
                 data=data,
                 allow_redirects=False,
                 compress=False,
