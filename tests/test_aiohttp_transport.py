@@ -102,7 +102,12 @@ async def test_request_goes_out_as_built_and_the_response_comes_back_whole(
     transport = _transport()
     request = _request(
         f"http://127.0.0.1:{server.port}/v3/mail/send?a=%2F",
-        headers={"Authorization": "Bearer k", "User-Agent": "unisend-test"},
+        headers=[
+            ("Authorization", "Bearer k"),
+            ("User-Agent", "unisend-test"),
+            ("X-Tag", "one"),
+            ("X-Tag", "two"),
+        ],
         json={"subject": "héllo"},
     )
     try:
@@ -121,6 +126,10 @@ async def test_request_goes_out_as_built_and_the_response_comes_back_whole(
     assert lines[b"content-type"] == b"application/json"
     assert lines[b"content-length"] == str(len(request.content)).encode()
     assert lines[b"host"] == f"127.0.0.1:{server.port}".encode()
+    assert [line for line in head.split(b"\r\n") if line.lower().startswith(b"x-tag:")] == [
+        b"X-Tag: one",
+        b"X-Tag: two",
+    ]  # a repeated header goes out as given, in order
     assert body == request.content
     assert response.status_code == 202
     assert response.reason_phrase == "Accepted"
