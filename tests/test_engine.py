@@ -117,6 +117,12 @@ def test_batch_rounds_are_a_plan_too(make_message: MakeMessage) -> None:
     assert log == ["batch batch x3", "sleep 2.0", "batch batch x1"]
     assert all(isinstance(o, SendResult) for o in outcomes)
     assert [len(o.attempts) for o in outcomes] == [2, 1, 1]
+    first, second, third = (o.attempts for o in outcomes if isinstance(o, SendResult))
+    # one request carried the second and third: they share its one (immutable) record
+    assert second is third and second[0].error is None and second[0].transport == "batch"
+    # the first message's trail is its own: the failed round, then the retry alone
+    assert first[0].error is not None and first[0].error.status_code == 503
+    assert first[1].error is None and first[1] is not second[0]
 
 
 def test_transports_import_nothing_from_the_engine() -> None:

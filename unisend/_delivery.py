@@ -143,7 +143,7 @@ def deliver(transport: Transport, message: Message, policy: RetryPolicy) -> Plan
     router) with ``policy``; it returns the result carrying every try in order."""
     walk = _Walk(message)
     result = yield from walk.route(transport, policy, None)
-    return with_attempts(result, tuple(walk.trail))
+    return with_attempts(result, walk.trail)
 
 
 class _Walk:
@@ -153,7 +153,8 @@ class _Walk:
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self.trail: list[Attempt] = []
+        # A tuple, grown by one per try: most deliveries make one, and the result keeps it.
+        self.trail: tuple[Attempt, ...] = ()
 
     def route(
         self, route: Transport, policy: RetryPolicy, hook: AttemptHook | None
@@ -176,12 +177,12 @@ class _Walk:
             started = clock()
             outcome = yield Try(route, self.message)
             if isinstance(outcome, SendError):
-                record(route.name, outcome, clock() - started, hook, self.trail)
+                self.trail += (record(route.name, outcome, clock() - started, hook),)
                 if not policy.should_retry(outcome, number):
                     raise outcome
                 yield Sleep(policy.delay(outcome, number), policy)
                 continue
-            record(route.name, None, clock() - started, hook, self.trail)
+            self.trail += (record(route.name, None, clock() - started, hook),)
             return cast(SendResult, outcome)
 
     def router(
@@ -257,8 +258,12 @@ def deliver_batch(
     """The plan of a batched ``send_many``: the whole list through ``transport``'s batch
     endpoint, then the messages whose outcome is retryable again as a smaller batch, per
     ``policy`` (a round counts as one try for each of its messages). Returns one outcome
-    per message, in input order."""
-    trails: list[list[Attempt]] = [[] for _ in messages]
+    per message, in input order.
+
+    The messages a round carried share its one success record (one request carried them
+    all, and an :class:`~unisend.Attempt` is immutable): a batch of thousands leaves one
+    result per message behind, not a result, a trail and a record each."""
+    trails: list[tuple[Attempt, ...]] = [()] * len(messages)
     results: list[Outcome | None] = [None] * len(messages)
     indexes = list(range(len(messages)))
     name = transport.name
@@ -276,17 +281,19 @@ def deliver_batch(
             )
         again: list[int] = []
         wait = 0.0
+        accepted: tuple[Attempt] | None = None
         for index, outcome in zip(indexes, outcomes, strict=True):
-            trail = trails[index]
             if isinstance(outcome, SendError):
-                record(name, outcome, elapsed, None, trail)
+                trails[index] += (record(name, outcome, elapsed, None),)
                 results[index] = outcome
                 if policy.should_retry(outcome, number):
                     again.append(index)
                     wait = max(wait, policy.delay(outcome, number))
             else:
-                record(name, None, elapsed, None, trail)
-                results[index] = with_attempts(outcome, tuple(trail))
+                if accepted is None:
+                    accepted = (record(name, None, elapsed, None),)
+                # () + accepted is accepted itself: first-round successes share one tuple
+                results[index] = with_attempts(outcome, trails[index] + accepted)
         indexes = again
         if indexes:
             yield Sleep(wait, policy)
@@ -296,14 +303,8 @@ def deliver_batch(
 # ---------------------------------------------------------------- the trail
 
 
-def record(
-    name: str,
-    error: SendError | None,
-    elapsed: float,
-    hook: AttemptHook | None,
-    trail: list[Attempt],
-) -> None:
-    """Append one try to ``trail``, log it at DEBUG and tell ``hook``."""
+def record(name: str, error: SendError | None, elapsed: float, hook: AttemptHook | None) -> Attempt:
+    """One try as an :class:`~unisend.Attempt`, logged at DEBUG and told to ``hook``."""
     if error is None:
         attempt = Attempt(name, None, elapsed, False)
         log = logger()
@@ -320,9 +321,9 @@ def record(
             error.status_code,
             error.ambiguous,
         )
-    trail.append(attempt)
     if hook is not None:
         call_hook(hook, attempt)
+    return attempt
 
 
 def with_attempts(result: SendResult, attempts: tuple[Attempt, ...]) -> SendResult:
