@@ -545,7 +545,8 @@ def test_https_verifies_the_certificate(
         send(untrusted)
     assert caught.value.ambiguous is False  # the handshake failed: nothing was sent
     cause = caught.value.__cause__
-    # httpx says ConnectError; the aiohttp transport (extra "fast") says ConnectTimeout.
+    # httpx and unisend's aiohttp adapter (extra "fast") say ConnectError; httpx-aiohttp,
+    # used before, said ConnectTimeout.
     assert isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
     assert "CERTIFICATE_VERIFY_FAILED" in str(cause)
 
