@@ -100,3 +100,5 @@ def test_a_mailer_result_carries_its_trail_and_the_shared_mapping(
         result = mailer.send(make_message())
     assert [attempt.transport for attempt in result.attempts] == ["memory"]
     assert result.rejected == {} and result.recipient_ids == {}
+    # the copy that attaches the trail keeps the shared mapping, not a new dict
+    assert result.rejected is SendResult(message_id="x", transport="t").rejected

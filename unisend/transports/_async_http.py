@@ -7,10 +7,10 @@ against a provider that answers in 50 ms, where 2,560 would be possible. Measure
 shared bench at 128 in flight (benchmarks/RESULTS.md):
 
 * with aiohttp installed (``pip install unisend[fast]``), unisend's own adapter onto
-  aiohttp (:mod:`._aiohttp`): 1,800 to 1,900 msgs/s, 0.88 of raw aiohttp, 14 times one
+  aiohttp (:mod:`._aiohttp`): 1,900 to 2,050 msgs/s, 0.93 of raw aiohttp, 18 times one
   big pool;
 * otherwise many small httpcore pools side by side, each request going to the least busy
-  one: 1,100 to 1,250 msgs/s, 11 to 13 times one big pool, with no extra dependency
+  one: 1,250 to 1,400 msgs/s, 12 to 13 times one big pool, with no extra dependency
   (``sniffio`` installed: httpcore imports it in every lock it creates).
 """
 
