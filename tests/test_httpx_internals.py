@@ -8,6 +8,7 @@ request that differs from the one httpx would build, or a proxy bypassed.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -155,8 +156,16 @@ async def test_a_response_whose_content_is_preset_reads_as_httpx_would() -> None
     ``aread()`` keeps after the identity decoder); httpx must read it from there."""
     body = b'{"message_ids": ["a"]}'
     request = httpx.Request("POST", "https://api.example.com/api/send")
+
+    class Untouched(httpx.AsyncByteStream):
+        # Had httpx ignored _content and read the stream, it would get the same bytes
+        # from a ByteStream and this test could not tell: a stream read fails it.
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            raise AssertionError("httpx read the stream: a read body is no longer _content")
+            yield b""  # pragma: no cover
+
     preset = httpx.Response(
-        200, headers=[(b"Content-Type", b"application/json")], stream=httpx.ByteStream(body)
+        200, headers=[(b"Content-Type", b"application/json")], stream=Untouched()
     )
     preset.request = request
     preset._content = body
